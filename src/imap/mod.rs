@@ -1,0 +1,3 @@
+//! IMAP: the session wrapper and the protocol pieces around it.
+
+pub mod mutf7;

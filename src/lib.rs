@@ -1,0 +1,29 @@
+//! mailferry: migrate, back up and restore IMAP mailboxes.
+//!
+//! The flow is Profile -> Plan -> Run:
+//! - [`profile`] reads and validates a YAML profile with no network access;
+//! - [`plan`] asks the servers what is there and decides, folder by folder, what goes where;
+//! - [`engine`] carries the plan out with concurrent fetch and append workers, recording
+//!   progress in a [`checkpoint`] so that a killed run resumes without duplicates.
+//!
+//! Every IMAP conversation goes through [`imap::Session`], which wraps async-imap and closes
+//! its gaps (swallowed NO/BAD, no timeouts, APPENDUID dropped, credentials in trace logs).
+
+pub mod checkpoint;
+pub mod doctor;
+pub mod engine;
+pub mod error;
+pub mod fingerprint;
+pub mod imap;
+pub mod mapping;
+pub mod plan;
+pub mod profile;
+pub mod progress;
+pub mod providers;
+pub mod report;
+pub mod secret;
+
+pub use error::{Error, Result};
+
+/// Version string sent in IMAP ID and printed by `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
