@@ -1,9 +1,131 @@
-//! The core's error type.
+//! The core's error type: every failure carries where it happened, the server's own words when
+//! there are any, and what the user can do about it.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Which side of a job an error happened on, for messages like "source (imap.163.com): ...".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Source => "source",
+            Side::Target => "target",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    // PROFILE-ERRORS
+    #[error("cannot resolve host {host}: {detail}. Check the host name in the profile and your DNS.")]
+    Dns { host: String, detail: String },
+
+    #[error(
+        "cannot connect to {host}:{port}: {detail}. Check host and port (IMAP with TLS is usually 993, STARTTLS 143) and that a firewall does not block it."
+    )]
+    Connect {
+        host: String,
+        port: u16,
+        detail: String,
+    },
+
+    #[error("TLS with {host}:{port} failed: {detail}. {hint}")]
+    Tls {
+        host: String,
+        port: u16,
+        detail: String,
+        hint: &'static str,
+    },
+
+    #[error("{host}: no answer within {}s while {what}; the server or network is too slow or stalled", .after.as_secs())]
+    Timeout {
+        host: String,
+        what: String,
+        after: Duration,
+    },
+
+    #[error("{host}: login as {user} refused: \"{server_text}\". {hint}")]
+    Login {
+        host: String,
+        user: String,
+        server_text: String,
+        hint: String,
+    },
+
+    #[error("{host}: {command} refused with {status}: \"{text}\"{}", hint_suffix(.hint))]
+    Server {
+        host: String,
+        /// The command verb and its mailbox, never its other arguments.
+        command: String,
+        status: &'static str,
+        text: String,
+        /// The response code (e.g. `UNAVAILABLE`, `OVERQUOTA`), when the server gave one.
+        code: Option<String>,
+        hint: Option<String>,
+    },
+
+    #[error("{host}: the server closed the connection ({detail})")]
+    ConnectionLost { host: String, detail: String },
+
+    #[error("{host}: unexpected reply from the server: {detail}")]
+    Protocol { host: String, detail: String },
+
+    #[error("{host}: {what}")]
+    Unsupported { host: String, what: String },
+
+    #[error("checkpoint store {}: {detail}", .path.display())]
+    Checkpoint { path: PathBuf, detail: String },
+
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{0}")]
-    Other(String),
+    Invalid(String),
+
+    #[error("stopped by the user")]
+    Cancelled,
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!(". {h}"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// Whether reconnecting and trying again may help: network trouble, timeouts, BYE,
+    /// `NO [UNAVAILABLE]` and unparseable replies (which kill an async-imap session).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Connect { .. }
+            | Error::Timeout { .. }
+            | Error::ConnectionLost { .. }
+            | Error::Protocol { .. }
+            | Error::Dns { .. } => true,
+            Error::Server { code, text, .. } => {
+                matches!(code.as_deref(), Some("UNAVAILABLE") | Some("INUSE"))
+                    || text.contains("throttled")
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the connection this error came from can still be used.
+    pub fn poisons_connection(&self) -> bool {
+        !matches!(self, Error::Server { .. })
+    }
 }

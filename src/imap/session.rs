@@ -1,0 +1,1166 @@
+//! The one IMAP session wrapper everything uses.
+//!
+//! async-imap does the framing and parsing; this wrapper owns the rest and closes its gaps
+//! (measured in the crate notes): every command's tagged NO/BAD becomes an error quoting the
+//! server; every read and write has an idle timeout; APPEND is sent raw so APPENDUID and refusal
+//! texts are kept and LITERAL+ can be used; a session that saw an I/O or parse failure is marked
+//! broken and never reused (leftover responses cannot leak into the next command); ID is sent
+//! after every login when advertised (NetEase refuses SELECT without it); credentials are never
+//! logged (async-imap's TRACE logging is capped by the CLI's filter).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_imap::imap_proto::{self, AttributeValue, MailboxDatum, NameAttribute, Response, Status};
+use tokio::io::{AsyncWriteExt, BufStream};
+use tokio::net::TcpStream;
+
+use super::stream::{Stream, Transport};
+use crate::error::{Error, Result, Side};
+use crate::providers::{Provider, Role, TlsMode};
+use crate::secret::Secret;
+
+type Inner = async_imap::Session<BufStream<Stream>>;
+
+/// What to connect to and as whom.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub side: Side,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub user: String,
+    pub password: Secret,
+    pub provider: Option<&'static Provider>,
+    /// Longest silence tolerated on the wire.
+    pub idle_timeout: Duration,
+}
+
+impl Endpoint {
+    pub fn new(side: Side, account: &crate::profile::ImapAccount, password: Secret) -> Self {
+        Endpoint {
+            side,
+            host: account.host.clone(),
+            port: account.port,
+            tls: account.tls,
+            ca_file: account.ca_file.clone(),
+            user: account.user.clone(),
+            password,
+            provider: account.provider,
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// `user@host` for messages; never the password.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.host, self.side)
+    }
+}
+
+/// The steps of establishing a session, reported to an observer (`doctor` prints them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Dns,
+    Tcp,
+    Tls,
+    Greeting,
+    Login,
+    Id,
+}
+
+impl Step {
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Dns => "DNS lookup",
+            Step::Tcp => "TCP connect",
+            Step::Tls => "TLS handshake and certificate",
+            Step::Greeting => "server greeting",
+            Step::Login => "login",
+            Step::Id => "IMAP ID",
+        }
+    }
+}
+
+/// Receives each connection step's outcome: `Ok(detail)` or the error.
+pub trait StepObserver: Send {
+    fn step(&mut self, step: Step, outcome: std::result::Result<String, &Error>);
+}
+
+impl StepObserver for () {
+    fn step(&mut self, _: Step, _: std::result::Result<String, &Error>) {}
+}
+
+/// The state of the selected mailbox, from SELECT/EXAMINE.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxState {
+    pub wire: String,
+    pub exists: u32,
+    pub uidvalidity: Option<u32>,
+    /// Absent on NetEase; never relied upon.
+    pub uidnext: Option<u32>,
+    pub flags: Vec<String>,
+    pub permanent_flags: Vec<String>,
+    pub read_only: bool,
+}
+
+impl MailboxState {
+    /// Whether a flag set with APPEND/STORE will be kept by the server.
+    pub fn keeps_flag(&self, flag: &str) -> bool {
+        if self.permanent_flags.is_empty() {
+            // RFC 3501: without PERMANENTFLAGS, the FLAGS list is what can be stored.
+            return self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+                || self.flags.iter().any(|f| f == "\\*");
+        }
+        self.permanent_flags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(flag) || (f == "\\*" && !flag.starts_with('\\')))
+    }
+}
+
+/// One LIST entry.
+#[derive(Debug, Clone)]
+pub struct ListEntry {
+    pub wire: String,
+    pub delimiter: Option<String>,
+    /// Attributes as the server sent them, e.g. `\Sent`, `\Noselect`.
+    pub attributes: Vec<String>,
+    pub role: Option<Role>,
+    pub noselect: bool,
+}
+
+/// One message's attributes from a FETCH response, owned.
+#[derive(Debug, Clone, Default)]
+pub struct FetchRecord {
+    pub seq: u32,
+    pub uid: Option<u32>,
+    pub flags: Option<Vec<String>>,
+    /// INTERNALDATE exactly as the server printed it, so APPEND can hand it back unchanged.
+    pub internaldate: Option<String>,
+    pub size: Option<u32>,
+    /// `BODY[]` (the whole message).
+    pub body: Option<Vec<u8>>,
+    /// `BODY[HEADER...]` sections.
+    pub header: Option<Vec<u8>>,
+    pub bodystructure: Option<super::bodystructure::Summary>,
+}
+
+/// The result of an APPEND.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// From `[APPENDUID uidvalidity uid]` when the server has UIDPLUS.
+    pub uid: Option<(u32, u32)>,
+}
+
+/// What a successful tagged completion carried.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Done {
+    pub appenduid: Option<(u32, u32)>,
+    pub read_only: bool,
+}
+
+enum Event {
+    Tagged {
+        tag: imap_proto::RequestId,
+        result: Result<Done>,
+    },
+    Continue,
+    Bye(String),
+    Other,
+}
+
+pub struct Session {
+    inner: Inner,
+    pub endpoint: Endpoint,
+    caps: HashSet<String>,
+    selected: Option<MailboxState>,
+    broken: bool,
+    server_id: Option<HashMap<String, String>>,
+    greeting: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("host", &self.endpoint.host)
+            .field("user", &self.endpoint.user)
+            .field("selected", &self.selected.as_ref().map(|s| &s.wire))
+            .finish()
+    }
+}
+
+/// Quotes a string for IMAP (mailbox names are already modified UTF-7, so ASCII).
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn io_error(host: &str, what: &str, e: std::io::Error, idle: Duration) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => Error::Timeout {
+            host: host.to_string(),
+            what: what.to_string(),
+            after: idle,
+        },
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other => Error::Protocol {
+            host: host.to_string(),
+            detail: format!("{what}: {e}"),
+        },
+        _ => Error::ConnectionLost {
+            host: host.to_string(),
+            detail: format!("{what}: {e}"),
+        },
+    }
+}
+
+fn imap_error(host: &str, what: &str, e: async_imap::error::Error, idle: Duration) -> Error {
+    use async_imap::error::Error as E;
+    match e {
+        E::Io(io) => io_error(host, what, io, idle),
+        E::ConnectionLost => Error::ConnectionLost {
+            host: host.to_string(),
+            detail: what.to_string(),
+        },
+        E::No(text) => Error::Server {
+            host: host.to_string(),
+            command: what.to_string(),
+            status: "NO",
+            text,
+            code: None,
+            hint: None,
+        },
+        E::Bad(text) => Error::Server {
+            host: host.to_string(),
+            command: what.to_string(),
+            status: "BAD",
+            text,
+            code: None,
+            hint: None,
+        },
+        other => Error::Protocol {
+            host: host.to_string(),
+            detail: format!("{what}: {other}"),
+        },
+    }
+}
+
+fn code_name(code: &imap_proto::ResponseCode<'_>) -> String {
+    use imap_proto::ResponseCode as C;
+    match code {
+        C::Alert => "ALERT".into(),
+        C::Parse => "PARSE".into(),
+        C::ReadOnly => "READ-ONLY".into(),
+        C::ReadWrite => "READ-WRITE".into(),
+        C::TryCreate => "TRYCREATE".into(),
+        C::UidNotSticky => "UIDNOTSTICKY".into(),
+        other => format!("{other:?}")
+            .split(['(', ' '])
+            .next()
+            .unwrap_or("")
+            .to_uppercase(),
+    }
+}
+
+/// Some servers put a code imap-proto does not know into the text: `[UNAVAILABLE] ...`.
+fn code_from_text(text: &str) -> Option<String> {
+    let rest = text.strip_prefix('[')?;
+    let end = rest.find(']')?;
+    Some(rest[..end].split(' ').next().unwrap_or("").to_uppercase())
+}
+
+impl Session {
+    /// Connects, logs in and sends ID, retrying a provider's ambiguous login error a few times.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Session> {
+        Self::connect_observed(endpoint, &mut ()).await
+    }
+
+    pub async fn connect_observed(
+        endpoint: &Endpoint,
+        observer: &mut dyn StepObserver,
+    ) -> Result<Session> {
+        let mut attempt = 0;
+        loop {
+            match Self::connect_once(endpoint, observer).await {
+                Err(Error::Login { server_text, .. })
+                    if attempt < 2
+                        && endpoint.provider.is_some_and(|p| {
+                            p.ambiguous_login_errors
+                                .iter()
+                                .any(|s| server_text.contains(s))
+                        }) =>
+                {
+                    // QQ and NetEase give one text for bad credentials and for rate limiting.
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(3 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn connect_once(
+        endpoint: &Endpoint,
+        observer: &mut dyn StepObserver,
+    ) -> Result<Session> {
+        let host = endpoint.host.as_str();
+        let idle = endpoint.idle_timeout;
+        let connect_timeout = idle.min(Duration::from_secs(30));
+
+        // DNS
+        let addrs: Vec<SocketAddr> =
+            match tokio::time::timeout(connect_timeout, tokio::net::lookup_host((host, endpoint.port)))
+                .await
+            {
+                Ok(Ok(a)) => a.collect(),
+                Ok(Err(e)) => {
+                    let err = Error::Dns {
+                        host: host.into(),
+                        detail: e.to_string(),
+                    };
+                    observer.step(Step::Dns, Err(&err));
+                    return Err(err);
+                }
+                Err(_) => {
+                    let err = Error::Timeout {
+                        host: host.into(),
+                        what: "resolving the host name".into(),
+                        after: connect_timeout,
+                    };
+                    observer.step(Step::Dns, Err(&err));
+                    return Err(err);
+                }
+            };
+        let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        observer.step(Step::Dns, Ok(shown.join(", ")));
+
+        // TCP
+        let mut last_err = None;
+        let mut tcp = None;
+        for addr in &addrs {
+            match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Ok(Err(e)) => last_err = Some(e.to_string()),
+                Err(_) => last_err = Some(format!("no answer in {}s", connect_timeout.as_secs())),
+            }
+        }
+        let tcp = match tcp {
+            Some(t) => t,
+            None => {
+                let err = Error::Connect {
+                    host: host.into(),
+                    port: endpoint.port,
+                    detail: last_err.unwrap_or_else(|| "no address".into()),
+                };
+                observer.step(Step::Tcp, Err(&err));
+                return Err(err);
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        observer.step(Step::Tcp, Ok(format!("{}:{}", host, endpoint.port)));
+
+        let transport = match endpoint.tls {
+            TlsMode::Implicit => {
+                let tls = Self::handshake(endpoint, tcp, observer).await?;
+                Transport::Tls(Box::new(tls))
+            }
+            _ => Transport::Plain(tcp),
+        };
+        let mut client = async_imap::Client::new(BufStream::new(Stream::new(transport, idle)));
+
+        // The greeting must be read here: login skips it, but authenticate would hang on it.
+        let greeting = match client.read_response().await {
+            Ok(Some(resp)) => match resp.parsed() {
+                Response::Data {
+                    status: Status::Ok | Status::PreAuth,
+                    outcome,
+                } => outcome.information.as_deref().unwrap_or("").to_string(),
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    let err = Error::ConnectionLost {
+                        host: host.into(),
+                        detail: format!(
+                            "server said goodbye at once: \"{}\"",
+                            outcome.information.as_deref().unwrap_or("")
+                        ),
+                    };
+                    observer.step(Step::Greeting, Err(&err));
+                    return Err(err);
+                }
+                other => {
+                    let err = Error::Protocol {
+                        host: host.into(),
+                        detail: format!("not an IMAP greeting: {other:?}"),
+                    };
+                    observer.step(Step::Greeting, Err(&err));
+                    return Err(err);
+                }
+            },
+            Ok(None) => {
+                let err = Error::ConnectionLost {
+                    host: host.into(),
+                    detail: "closed before the greeting".into(),
+                };
+                observer.step(Step::Greeting, Err(&err));
+                return Err(err);
+            }
+            Err(e) => {
+                let mut err = io_error(host, "waiting for the greeting", e, idle);
+                if endpoint.tls != TlsMode::Implicit {
+                    if let Error::Protocol { detail, .. } = &mut err {
+                        detail.push_str(
+                            " (is this a TLS port? port 993 needs `tls: implicit`)",
+                        );
+                    }
+                }
+                observer.step(Step::Greeting, Err(&err));
+                return Err(err);
+            }
+        };
+        observer.step(Step::Greeting, Ok(greeting.clone()));
+
+        if endpoint.tls == TlsMode::Starttls {
+            client = Self::starttls(endpoint, client, observer).await?;
+        }
+
+        // LOGIN. The password goes on the wire here and nowhere else.
+        let inner = match client
+            .login(&endpoint.user, endpoint.password.expose())
+            .await
+        {
+            Ok(s) => s,
+            Err((e, _)) => {
+                let err = match e {
+                    async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+                        Error::Login {
+                            host: host.into(),
+                            user: endpoint.user.clone(),
+                            server_text: text.trim().to_string(),
+                            hint: login_hint(endpoint),
+                        }
+                    }
+                    other => imap_error(host, "LOGIN", other, idle),
+                };
+                observer.step(Step::Login, Err(&err));
+                return Err(err);
+            }
+        };
+        observer.step(Step::Login, Ok(format!("as {}", endpoint.user)));
+
+        let mut session = Session {
+            inner,
+            endpoint: endpoint.clone(),
+            caps: HashSet::new(),
+            selected: None,
+            broken: false,
+            server_id: None,
+            greeting,
+        };
+        // Capabilities change at login (Gmail adds UIDPLUS and MOVE only then).
+        session.refresh_capabilities().await?;
+        if session.has("ID") {
+            let cmd = format!(
+                "ID (\"name\" \"mailferry\" \"version\" \"{}\")",
+                crate::VERSION
+            );
+            let mut server_id = None;
+            let result = session
+                .run(&cmd, "ID", &mut |r| {
+                    if let Response::Id(Some(map)) = r {
+                        server_id = Some(
+                            map.iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .collect::<HashMap<_, _>>(),
+                        );
+                    }
+                })
+                .await;
+            match result {
+                Ok(_) => {
+                    session.server_id = server_id;
+                    observer.step(Step::Id, Ok("sent".into()));
+                }
+                Err(e) => {
+                    observer.step(Step::Id, Err(&e));
+                    return Err(e);
+                }
+            }
+        } else {
+            observer.step(Step::Id, Ok("not offered by the server; not needed".into()));
+        }
+        Ok(session)
+    }
+
+    async fn handshake(
+        endpoint: &Endpoint,
+        tcp: TcpStream,
+        observer: &mut dyn StepObserver,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let host = endpoint.host.as_str();
+        let config = match super::tls::client_config(endpoint.ca_file.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                observer.step(Step::Tls, Err(&e));
+                return Err(e);
+            }
+        };
+        let name = match rustls::pki_types::ServerName::try_from(host.to_string()) {
+            Ok(n) => n,
+            Err(e) => {
+                let err = Error::Tls {
+                    host: host.into(),
+                    port: endpoint.port,
+                    detail: e.to_string(),
+                    hint: "The host is not a valid DNS name or IP address.",
+                };
+                observer.step(Step::Tls, Err(&err));
+                return Err(err);
+            }
+        };
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let timeout = endpoint.idle_timeout.min(Duration::from_secs(30));
+        match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+            Ok(Ok(s)) => {
+                let (_, conn) = s.get_ref();
+                let detail = format!(
+                    "{}, certificate verified",
+                    conn.protocol_version()
+                        .map(|v| format!("{v:?}"))
+                        .unwrap_or_default()
+                );
+                observer.step(Step::Tls, Ok(detail));
+                Ok(s)
+            }
+            Ok(Err(e)) => {
+                let detail = e.to_string();
+                let err = Error::Tls {
+                    host: host.into(),
+                    port: endpoint.port,
+                    hint: super::tls::hint_for(&detail),
+                    detail,
+                };
+                observer.step(Step::Tls, Err(&err));
+                Err(err)
+            }
+            Err(_) => {
+                let err = Error::Timeout {
+                    host: host.into(),
+                    what: "the TLS handshake".into(),
+                    after: timeout,
+                };
+                observer.step(Step::Tls, Err(&err));
+                Err(err)
+            }
+        }
+    }
+
+    async fn starttls(
+        endpoint: &Endpoint,
+        mut client: async_imap::Client<BufStream<Stream>>,
+        observer: &mut dyn StepObserver,
+    ) -> Result<async_imap::Client<BufStream<Stream>>> {
+        let host = endpoint.host.as_str();
+        let idle = endpoint.idle_timeout;
+        let caps_ok = client
+            .run_command_and_check_ok("CAPABILITY", None)
+            .await
+            .map_err(|e| imap_error(host, "CAPABILITY", e, idle));
+        // The capability list went to async-imap's unsolicited channel; ask STARTTLS directly.
+        if let Err(e) = caps_ok {
+            observer.step(Step::Tls, Err(&e));
+            return Err(e);
+        }
+        if let Err(e) = client.run_command_and_check_ok("STARTTLS", None).await {
+            let err = match e {
+                async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => {
+                    Error::Unsupported {
+                        host: host.into(),
+                        what: "the server does not offer STARTTLS on this port; use `tls: implicit` on port 993".into(),
+                    }
+                }
+                other => imap_error(host, "STARTTLS", other, idle),
+            };
+            observer.step(Step::Tls, Err(&err));
+            return Err(err);
+        }
+        let Transport::Plain(tcp) = client.into_inner().into_inner().into_transport() else {
+            return Err(Error::Protocol {
+                host: host.into(),
+                detail: "STARTTLS on a TLS connection".into(),
+            });
+        };
+        let tls = Self::handshake(endpoint, tcp, observer).await?;
+        Ok(async_imap::Client::new(BufStream::new(Stream::new(
+            Transport::Tls(Box::new(tls)),
+            idle,
+        ))))
+    }
+
+    pub fn host(&self) -> &str {
+        &self.endpoint.host
+    }
+
+    pub fn greeting(&self) -> &str {
+        &self.greeting
+    }
+
+    pub fn server_id(&self) -> Option<&HashMap<String, String>> {
+        self.server_id.as_ref()
+    }
+
+    /// Whether the server advertises a capability (case-insensitive, e.g. "UIDPLUS").
+    pub fn has(&self, cap: &str) -> bool {
+        self.caps.contains(&cap.to_ascii_uppercase())
+    }
+
+    pub fn capabilities(&self) -> impl Iterator<Item = &str> {
+        self.caps.iter().map(String::as_str)
+    }
+
+    /// `APPENDLIMIT=n`, when advertised.
+    pub fn append_limit(&self) -> Option<u64> {
+        self.caps
+            .iter()
+            .find_map(|c| c.strip_prefix("APPENDLIMIT=")?.parse().ok())
+    }
+
+    /// A session that saw an I/O or protocol failure must be replaced, not reused.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    pub fn selected(&self) -> Option<&MailboxState> {
+        self.selected.as_ref()
+    }
+
+    async fn refresh_capabilities(&mut self) -> Result<()> {
+        let mut caps = HashSet::new();
+        self.run("CAPABILITY", "CAPABILITY", &mut |r| {
+            if let Response::Capabilities(list) = r {
+                for c in list {
+                    caps.insert(match c {
+                        imap_proto::Capability::Imap4rev1 => "IMAP4REV1".to_string(),
+                        imap_proto::Capability::Auth(a) => format!("AUTH={}", a.to_uppercase()),
+                        imap_proto::Capability::Atom(a) => a.to_uppercase(),
+                    });
+                }
+            }
+        })
+        .await?;
+        self.caps = caps;
+        Ok(())
+    }
+
+    async fn send(&mut self, cmd: &str, what: &str) -> Result<imap_proto::RequestId> {
+        if self.broken {
+            return Err(Error::ConnectionLost {
+                host: self.endpoint.host.clone(),
+                detail: "session was broken by an earlier failure".into(),
+            });
+        }
+        tracing::debug!(host = %self.endpoint.host, command = what, "imap command");
+        match self.inner.run_command(cmd).await {
+            Ok(tag) => Ok(tag),
+            Err(e) => {
+                self.broken = true;
+                Err(imap_error(
+                    &self.endpoint.host,
+                    what,
+                    e,
+                    self.endpoint.idle_timeout,
+                ))
+            }
+        }
+    }
+
+    /// Reads one response. Untagged data goes to `on`; the rest comes back as an [`Event`].
+    async fn next(&mut self, what: &str, on: &mut (dyn FnMut(&Response<'_>) + Send)) -> Result<Event> {
+        let resp = match self.inner.read_response().await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                self.broken = true;
+                return Err(Error::ConnectionLost {
+                    host: self.endpoint.host.clone(),
+                    detail: format!("closed during {what}"),
+                });
+            }
+            Err(e) => {
+                self.broken = true;
+                return Err(io_error(
+                    &self.endpoint.host,
+                    what,
+                    e,
+                    self.endpoint.idle_timeout,
+                ));
+            }
+        };
+        Ok(match resp.parsed() {
+            Response::Done {
+                tag,
+                status,
+                outcome,
+            } => Event::Tagged {
+                tag: tag.clone(),
+                result: self.completion(what, status, outcome),
+            },
+            Response::Continue(_) => Event::Continue,
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => {
+                self.broken = true;
+                Event::Bye(outcome.information.as_deref().unwrap_or("").to_string())
+            }
+            other => {
+                on(other);
+                Event::Other
+            }
+        })
+    }
+
+    /// Turns a tagged completion into [`Done`] or an error quoting the server.
+    fn completion(
+        &self,
+        what: &str,
+        status: &Status,
+        outcome: &imap_proto::Outcome<'_>,
+    ) -> Result<Done> {
+        let text = outcome.information.as_deref().unwrap_or("").trim().to_string();
+        let status = match status {
+            Status::Ok | Status::PreAuth => {
+                let mut done = Done::default();
+                match &outcome.code {
+                    Some(imap_proto::ResponseCode::ReadOnly) => done.read_only = true,
+                    Some(imap_proto::ResponseCode::AppendUid(validity, uids)) => {
+                        done.appenduid = match uids.first() {
+                            Some(imap_proto::rfc4315::UidSetMember::Uid(u)) => Some((*validity, *u)),
+                            Some(imap_proto::rfc4315::UidSetMember::UidRange(r)) => {
+                                Some((*validity, *r.start()))
+                            }
+                            None => None,
+                        }
+                    }
+                    _ => {}
+                }
+                return Ok(done);
+            }
+            Status::No => "NO",
+            Status::Bad => "BAD",
+            Status::Bye => "BYE",
+        };
+        let code = outcome
+            .code
+            .as_ref()
+            .map(code_name)
+            .or_else(|| code_from_text(&text));
+        let hint = self.hint_for(what, &text);
+        Err(Error::Server {
+            host: self.endpoint.host.clone(),
+            command: what.to_string(),
+            status,
+            text,
+            code,
+            hint,
+        })
+    }
+
+    fn hint_for(&self, what: &str, text: &str) -> Option<String> {
+        if text.contains("Unsafe Login") {
+            return Some(
+                "NetEase refuses folders until the client identifies itself with IMAP ID; mailferry sends it when the server advertises ID. If this persists, log in to the web mail once, check Settings (设置) -> POP3/SMTP/IMAP is enabled, and try again later.".into(),
+            );
+        }
+        let lower = text.to_ascii_lowercase();
+        if what.starts_with("APPEND") && (lower.contains("size") || lower.contains("large") || lower.contains("limit")) {
+            return Some(
+                "the target refuses a message this large; set filters.max_size to skip such messages, or move it by hand".into(),
+            );
+        }
+        if text.contains("UID parameters") {
+            return Some("the server rejected a UID range; please report this".into());
+        }
+        None
+    }
+
+    /// Reads to the completion of `tag`.
+    async fn finish(
+        &mut self,
+        tag: &imap_proto::RequestId,
+        what: &str,
+        on: &mut (dyn FnMut(&Response<'_>) + Send),
+    ) -> Result<Done> {
+        loop {
+            match self.next(what, on).await? {
+                Event::Tagged { tag: t, result } if t == *tag => return result,
+                Event::Tagged { .. } | Event::Continue => {
+                    // A completion or continuation for nothing we sent: out of step.
+                    self.broken = true;
+                    return Err(Error::Protocol {
+                        host: self.endpoint.host.clone(),
+                        detail: format!("{what}: reply out of step with the commands sent"),
+                    });
+                }
+                Event::Bye(text) => {
+                    return Err(Error::ConnectionLost {
+                        host: self.endpoint.host.clone(),
+                        detail: format!("BYE \"{text}\" during {what}"),
+                    });
+                }
+                Event::Other => {}
+            }
+        }
+    }
+
+    /// Runs one command to completion, handing untagged responses to `on`.
+    pub async fn run(
+        &mut self,
+        cmd: &str,
+        what: &str,
+        on: &mut (dyn FnMut(&Response<'_>) + Send),
+    ) -> Result<Done> {
+        let tag = self.send(cmd, what).await?;
+        self.finish(&tag, what, on).await
+    }
+
+    /// LIST "" "*", with roles from special-use attributes.
+    pub async fn list(&mut self) -> Result<Vec<ListEntry>> {
+        let mut out = Vec::new();
+        self.run("LIST \"\" \"*\"", "LIST", &mut |r| {
+            if let Response::MailboxData(MailboxDatum::List(data)) = r {
+                out.push(list_entry(data));
+            }
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// CREATE, treating "already exists" as success.
+    pub async fn create(&mut self, wire: &str) -> Result<()> {
+        let what = format!("CREATE {}", quote(wire));
+        match self.run(&what, &what, &mut |_| {}).await {
+            Ok(_) => Ok(()),
+            Err(Error::Server { code, text, .. })
+                if code.as_deref() == Some("ALREADYEXISTS")
+                    || text.to_ascii_lowercase().contains("exist") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// SELECT (read-write). Needed on the target to learn PERMANENTFLAGS.
+    pub async fn select(&mut self, wire: &str) -> Result<&MailboxState> {
+        self.open("SELECT", wire).await
+    }
+
+    /// EXAMINE (read-only): the only way the source and `verify` open folders.
+    pub async fn examine(&mut self, wire: &str) -> Result<&MailboxState> {
+        self.open("EXAMINE", wire).await
+    }
+
+    async fn open(&mut self, verb: &str, wire: &str) -> Result<&MailboxState> {
+        let cmd = format!("{verb} {}", quote(wire));
+        self.selected = None;
+        let mut st = MailboxState {
+            wire: wire.to_string(),
+            read_only: verb == "EXAMINE",
+            ..Default::default()
+        };
+        let done = self
+            .run(&cmd, &cmd, &mut |r| match r {
+                Response::MailboxData(MailboxDatum::Exists(n)) => st.exists = *n,
+                Response::MailboxData(MailboxDatum::Flags(f)) => {
+                    st.flags = f.iter().map(|s| s.to_string()).collect()
+                }
+                Response::Data {
+                    status: Status::Ok,
+                    outcome,
+                } => match &outcome.code {
+                    Some(imap_proto::ResponseCode::UidValidity(v)) => st.uidvalidity = Some(*v),
+                    Some(imap_proto::ResponseCode::UidNext(v)) => st.uidnext = Some(*v),
+                    Some(imap_proto::ResponseCode::PermanentFlags(f)) => {
+                        st.permanent_flags = f.iter().map(|s| s.to_string()).collect()
+                    }
+                    _ => {}
+                },
+                _ => {}
+            })
+            .await?;
+        st.read_only |= done.read_only;
+        Ok(self.selected.insert(st))
+    }
+
+    /// UID FETCH, handing each message to `each` as it arrives, so only one message's bytes
+    /// are held at a time. Responses without a UID (unsolicited flag updates) are skipped.
+    pub async fn uid_fetch(
+        &mut self,
+        set: &str,
+        items: &str,
+        each: &mut (dyn FnMut(FetchRecord) -> Result<()> + Send),
+    ) -> Result<()> {
+        let cmd = format!("UID FETCH {set} {items}");
+        let what = format!(
+            "UID FETCH in {}",
+            self.selected
+                .as_ref()
+                .map(|s| quote(&s.wire))
+                .unwrap_or_default()
+        );
+        let mut failed: Option<Error> = None;
+        self.run(&cmd, &what, &mut |r| {
+            if let Response::Fetch(seq, attrs) = r {
+                let rec = fetch_record(*seq, attrs);
+                // Keep reading to the completion so the connection stays in step.
+                if rec.uid.is_some() && failed.is_none() {
+                    if let Err(e) = each(rec) {
+                        failed = Some(e);
+                    }
+                }
+            }
+        })
+        .await?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// APPEND sent raw: keeps APPENDUID and the server's refusal text, uses LITERAL+ when
+    /// offered (one round trip less per message), and writes the body from one buffer.
+    pub async fn append(
+        &mut self,
+        wire: &str,
+        flags: &[String],
+        internaldate: Option<&str>,
+        body: &[u8],
+    ) -> Result<Appended> {
+        let what = format!("APPEND to {}", quote(wire));
+        let literal_plus = self.has("LITERAL+");
+        let mut cmd = format!("APPEND {}", quote(wire));
+        if !flags.is_empty() {
+            cmd.push_str(" (");
+            cmd.push_str(&flags.join(" "));
+            cmd.push(')');
+        }
+        if let Some(d) = internaldate {
+            cmd.push_str(&format!(" \"{d}\""));
+        }
+        cmd.push_str(&format!(
+            " {{{}{}}}",
+            body.len(),
+            if literal_plus { "+" } else { "" }
+        ));
+        let tag = self.send(&cmd, &what).await?;
+        if !literal_plus {
+            loop {
+                // Untagged data may come before the continuation (e.g. `* OK [ALERT]`):
+                // async-imap's own append gives up there and leaves the server waiting.
+                match self.next(&what, &mut |_| {}).await? {
+                    Event::Continue => break,
+                    Event::Tagged { tag: t, result } if t == tag => {
+                        // Refused before the literal (e.g. too large): the connection is fine.
+                        result?;
+                        return Err(Error::Protocol {
+                            host: self.endpoint.host.clone(),
+                            detail: format!("{what}: completed without taking the message"),
+                        });
+                    }
+                    Event::Tagged { .. } => {
+                        self.broken = true;
+                        return Err(Error::Protocol {
+                            host: self.endpoint.host.clone(),
+                            detail: format!("{what}: reply out of step with the commands sent"),
+                        });
+                    }
+                    Event::Bye(text) => {
+                        return Err(Error::ConnectionLost {
+                            host: self.endpoint.host.clone(),
+                            detail: format!("BYE \"{text}\" during {what}"),
+                        });
+                    }
+                    Event::Other => {}
+                }
+            }
+        }
+        let host = self.endpoint.host.clone();
+        let idle = self.endpoint.idle_timeout;
+        let stream = self.inner.get_mut();
+        let write = async {
+            stream.write_all(body).await?;
+            stream.write_all(b"\r\n").await?;
+            stream.flush().await
+        };
+        if let Err(e) = write.await {
+            self.broken = true;
+            return Err(io_error(&host, &what, e, idle));
+        }
+        let done = self.finish(&tag, &what, &mut |_| {}).await?;
+        Ok(Appended {
+            uid: done.appenduid,
+        })
+    }
+
+    /// NOOP: lets the server report changes, keeps the connection alive.
+    pub async fn noop(&mut self) -> Result<()> {
+        self.run("NOOP", "NOOP", &mut |_| {}).await.map(|_| ())
+    }
+
+    pub async fn logout(mut self) {
+        if !self.broken {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.run("LOGOUT", "LOGOUT", &mut |_| {}),
+            )
+            .await;
+        }
+    }
+}
+
+fn login_hint(endpoint: &Endpoint) -> String {
+    match endpoint.provider {
+        Some(p) => p.login_hint.to_string(),
+        None => "Check the user name and password (many providers need an app password or authorization code for IMAP, and IMAP enabled in their web settings).".into(),
+    }
+}
+
+fn list_entry(data: &imap_proto::MailboxListData<'_>) -> ListEntry {
+    let mut attributes = Vec::new();
+    let mut role = None;
+    let mut noselect = false;
+    for a in &data.name_attributes {
+        let (text, r) = match a {
+            NameAttribute::NoInferiors => ("\\Noinferiors".to_string(), None),
+            NameAttribute::NoSelect => {
+                noselect = true;
+                ("\\Noselect".to_string(), None)
+            }
+            NameAttribute::Marked => ("\\Marked".to_string(), None),
+            NameAttribute::Unmarked => ("\\Unmarked".to_string(), None),
+            NameAttribute::All => ("\\All".to_string(), Some(Role::All)),
+            NameAttribute::Archive => ("\\Archive".to_string(), Some(Role::Archive)),
+            NameAttribute::Drafts => ("\\Drafts".to_string(), Some(Role::Drafts)),
+            NameAttribute::Flagged => ("\\Flagged".to_string(), Some(Role::Flagged)),
+            NameAttribute::Junk => ("\\Junk".to_string(), Some(Role::Junk)),
+            NameAttribute::Sent => ("\\Sent".to_string(), Some(Role::Sent)),
+            NameAttribute::Trash => ("\\Trash".to_string(), Some(Role::Trash)),
+            NameAttribute::Extension(e) => {
+                let e = e.to_string();
+                let lower = e.to_ascii_lowercase();
+                if lower == "\\nonexistent" {
+                    noselect = true;
+                }
+                // XLIST-style names some servers still send.
+                let r = match lower.as_str() {
+                    "\\spam" => Some(Role::Junk),
+                    "\\allmail" => Some(Role::All),
+                    "\\starred" => Some(Role::Flagged),
+                    "\\inbox" => Some(Role::Inbox),
+                    _ => None,
+                };
+                (e, r)
+            }
+            #[allow(unreachable_patterns)]
+            _ => continue,
+        };
+        attributes.push(text);
+        if role.is_none() {
+            role = r;
+        }
+    }
+    ListEntry {
+        wire: data.name.to_string(),
+        delimiter: data.delimiter.as_ref().map(|d| d.to_string()),
+        attributes,
+        role,
+        noselect,
+    }
+}
+
+fn fetch_record(seq: u32, attrs: &[AttributeValue<'_>]) -> FetchRecord {
+    let mut rec = FetchRecord {
+        seq,
+        ..Default::default()
+    };
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => rec.uid = Some(*u),
+            AttributeValue::Flags(f) => {
+                rec.flags = Some(
+                    f.iter()
+                        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+                        .map(|f| f.to_string())
+                        .collect(),
+                )
+            }
+            AttributeValue::InternalDate(d) => rec.internaldate = Some(d.to_string()),
+            AttributeValue::Rfc822Size(s) => rec.size = Some(*s),
+            AttributeValue::Rfc822(Some(b)) => rec.body = Some(b.to_vec()),
+            AttributeValue::BodySection { section, data, .. } => {
+                let bytes = data.as_ref().map(|d| d.to_vec()).unwrap_or_default();
+                match section {
+                    None => rec.body = Some(bytes),
+                    Some(_) => rec.header = Some(bytes),
+                }
+            }
+            AttributeValue::Rfc822Header(Some(b)) => rec.header = Some(b.to_vec()),
+            AttributeValue::BodyStructure(bs) => {
+                rec.bodystructure = Some(super::bodystructure::Summary::from_proto(bs))
+            }
+            _ => {}
+        }
+    }
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_quotes_and_backslashes() {
+        assert_eq!(quote("INBOX"), "\"INBOX\"");
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn keywords_kept_only_when_the_server_allows() {
+        let netease = MailboxState {
+            permanent_flags: ["\\Answered", "\\Seen", "\\Deleted", "\\Draft", "\\Flagged"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        };
+        assert!(netease.keeps_flag("\\Seen"));
+        assert!(!netease.keeps_flag("$Forwarded"));
+        let qq = MailboxState {
+            permanent_flags: ["\\*", "\\Seen"].map(String::from).to_vec(),
+            ..Default::default()
+        };
+        assert!(qq.keeps_flag("$Forwarded"));
+        assert!(!qq.keeps_flag("\\Answered"));
+    }
+
+    #[test]
+    fn response_codes_in_text_are_found() {
+        assert_eq!(
+            code_from_text("[UNAVAILABLE] try later").as_deref(),
+            Some("UNAVAILABLE")
+        );
+        assert_eq!(code_from_text("no code"), None);
+    }
+}
