@@ -1,1 +1,872 @@
-//! (in progress)
+//! Carrying out a plan: IMAP -> IMAP with concurrent fetch and append workers.
+//!
+//! Shape: the planner decides per folder which source messages still need copying (checkpoint
+//! first, then content fingerprints of what the target already holds). The work is cut into
+//! batches bounded in count and bytes. `workers` fetch tasks take batches, each with its own
+//! source connection, and hand whole messages to `workers` append tasks with their own target
+//! connections. A byte budget (a semaphore counted in KiB) bounds the messages in flight, so
+//! memory follows the budget, not the mailbox; one message larger than the budget still passes
+//! alone. Fetch and append overlap, so neither side idles.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::error::{Error, Result};
+use crate::fingerprint::{self, Fingerprint};
+use crate::imap::bodystructure::Summary;
+use crate::imap::{Endpoint, Session, mutf7, uidset};
+use crate::mapping::FolderMapper;
+use crate::plan::{self, Decision, FolderPlan, Plan, SourceMessage};
+use crate::profile::Profile;
+use crate::progress::{Event, Progress};
+use crate::report::{Failure, FolderReport, Report};
+
+/// Bytes of messages in flight between fetch and append, across all workers.
+pub const DEFAULT_BUDGET: u64 = 32 * 1024 * 1024;
+const BATCH_MESSAGES: usize = 50;
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+const MAX_ATTEMPTS: u32 = 6;
+
+/// Set by Ctrl-C: workers stop taking new work, finish what is in flight, and the checkpoint
+/// is flushed.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone)]
+pub struct RunOptions {
+    pub dry_run: bool,
+    pub cancel: Cancel,
+    pub budget: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            dry_run: false,
+            cancel: Cancel::default(),
+            budget: DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// A job's identity in the checkpoint store: same source and target, same records.
+pub fn job_id(source: &Endpoint, target: &Endpoint) -> String {
+    format!(
+        "imap://{}@{}:{} -> imap://{}@{}:{}",
+        source.user, source.host, source.port, target.user, target.host, target.port
+    )
+}
+
+/// Per target folder, shared by the workers.
+struct TargetFolder {
+    wire: String,
+    /// Flags the folder keeps (from SELECT), to filter APPEND flags.
+    state: crate::imap::MailboxState,
+    /// Highest UID present when the run began: messages above it are ours.
+    max_uid_before: u32,
+    /// Fingerprints appended by this run, to settle an APPEND whose answer was lost.
+    appended: Mutex<HashMap<Fingerprint, u32>>,
+}
+
+/// Per source folder, shared by the workers.
+struct FolderRun {
+    plan: FolderPlan,
+    target: Arc<TargetFolder>,
+    report: Mutex<FolderReport>,
+    flags_not_kept: Mutex<BTreeSet<String>>,
+    remaining: AtomicU64,
+    started: Instant,
+}
+
+struct Batch {
+    folder: usize,
+    messages: Vec<SourceMessage>,
+}
+
+struct Fetched {
+    folder: usize,
+    meta: SourceMessage,
+    flags: Vec<String>,
+    internaldate: Option<String>,
+    body: Vec<u8>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+struct Shared {
+    folders: Vec<FolderRun>,
+    queue: Mutex<VecDeque<Batch>>,
+    budget: Arc<Semaphore>,
+    budget_kib: u32,
+    checkpoint: Checkpoint,
+    progress: Arc<dyn Progress>,
+    cancel: Cancel,
+    source: Endpoint,
+    target: Endpoint,
+    failures: Mutex<Vec<Failure>>,
+    filters: crate::profile::Filters,
+    /// A fatal error (e.g. the target refuses logins now) stops every worker.
+    fatal: Mutex<Option<Error>>,
+}
+
+impl Shared {
+    fn stop_requested(&self) -> bool {
+        self.cancel.is_cancelled() || self.fatal.lock().map(|f| f.is_some()).unwrap_or(true)
+    }
+
+    fn set_fatal(&self, e: Error) {
+        if let Ok(mut f) = self.fatal.lock() {
+            if f.is_none() {
+                *f = Some(e);
+            }
+        }
+    }
+
+    fn fail(&self, folder: usize, meta: &SourceMessage, reason: String) {
+        let f = &self.folders[folder];
+        if let Ok(mut r) = f.report.lock() {
+            r.failed += 1;
+        }
+        self.checkpoint.record_failed(checkpoint::Failed {
+            folder: f.plan.source.clone(),
+            uidvalidity: f.plan.uidvalidity,
+            uid: meta.uid,
+            message_id: meta.message_id.clone(),
+            reason: reason.clone(),
+        });
+        self.progress.event(Event::Failed {
+            folder: f.plan.source.clone(),
+            uid: meta.uid,
+            reason: reason.clone(),
+        });
+        if let Ok(mut all) = self.failures.lock() {
+            all.push(Failure {
+                folder: f.plan.source.clone(),
+                uid: meta.uid,
+                message_id: meta.message_id.clone(),
+                reason,
+            });
+        }
+        self.finish_one(folder);
+    }
+
+    fn finish_one(&self, folder: usize) {
+        let f = &self.folders[folder];
+        if f.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Ok(mut r) = f.report.lock() {
+                r.seconds = f.started.elapsed().as_secs_f64();
+            }
+            self.progress.event(Event::FolderDone {
+                source: f.plan.source.clone(),
+            });
+        }
+    }
+
+    fn permits_for(&self, bytes: u64) -> u32 {
+        (bytes.div_ceil(1024) as u32).clamp(1, self.budget_kib)
+    }
+}
+
+/// Backoff with jitter: 0.5 s, 1 s, 2 s, ... capped at 30 s.
+fn backoff(attempt: u32) -> Duration {
+    let base = 500u64.saturating_mul(1 << attempt.min(6)).min(30_000);
+    Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
+}
+
+async fn reconnect(
+    endpoint: &Endpoint,
+    attempt: u32,
+    reason: &str,
+    progress: &dyn Progress,
+) -> Result<Session> {
+    progress.event(Event::Reconnecting {
+        side: endpoint.side,
+        attempt,
+        reason: reason.to_string(),
+    });
+    tokio::time::sleep(backoff(attempt)).await;
+    Session::connect(endpoint).await
+}
+
+/// The target wire name for a decoded `/`-separated name.
+fn target_wire(name: &str, delimiter: &str) -> String {
+    if name.eq_ignore_ascii_case("INBOX") {
+        return "INBOX".into();
+    }
+    name.split('/')
+        .map(mutf7::encode)
+        .collect::<Vec<_>>()
+        .join(delimiter)
+}
+
+/// Content fingerprints of a selected target folder, as a multiset, and its highest UID.
+async fn target_fingerprints(
+    session: &mut Session,
+    exists: u32,
+) -> Result<(HashMap<Fingerprint, u32>, u32)> {
+    let mut counts = HashMap::new();
+    let mut max_uid = 0;
+    if exists == 0 {
+        return Ok((counts, 0));
+    }
+    let items = format!("(UID RFC822.SIZE {})", fingerprint::fetch_item());
+    session
+        .uid_fetch("1:*", &items, &mut |r| {
+            if let Some(uid) = r.uid {
+                max_uid = max_uid.max(uid);
+                let fp = Fingerprint::from_headers(
+                    r.header.as_deref().unwrap_or_default(),
+                    r.size.unwrap_or(0) as u64,
+                );
+                *counts.entry(fp).or_insert(0) += 1;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok((counts, max_uid))
+}
+
+/// Runs a whole IMAP -> IMAP job.
+pub async fn run(
+    profile: &Profile,
+    source_ep: Endpoint,
+    target_ep: Endpoint,
+    progress: Arc<dyn Progress>,
+    opts: RunOptions,
+) -> Result<Report> {
+    let started = Instant::now();
+    let mut source = Session::connect(&source_ep).await?;
+    let mut target = Session::connect(&target_ep).await?;
+
+    let (target_folders, delimiter) = plan::target_listing(&mut target, target_ep.provider).await?;
+    let mapper = FolderMapper::new(
+        &profile.folders,
+        target_ep.provider,
+        &target_folders,
+        source_ep.provider,
+    )
+    ?;
+    let (plan, _) = plan::build(&mut source, &mapper, &profile.filters, source_ep.provider).await?;
+    plan::check_not_empty(&plan)?;
+
+    let checkpoint = Checkpoint::open(&profile.state_dir, &job_id(&source_ep, &target_ep))?;
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        warnings: plan.notes.clone(),
+        ..Default::default()
+    };
+    for f in &plan.folders {
+        for w in &f.warnings {
+            report.warnings.push(format!("{}: {w}", f.source));
+        }
+    }
+
+    // Target folders: find or create, select, read what is already there.
+    let mut targets: HashMap<String, Arc<TargetFolder>> = HashMap::new();
+    let mut present_counts: HashMap<String, HashMap<Fingerprint, u32>> = HashMap::new();
+    for f in &plan.folders {
+        if targets.contains_key(&f.target) {
+            continue;
+        }
+        let existing = target_folders
+            .iter()
+            .find(|t| t.name == f.target && t.selectable)
+            .map(|t| t.wire.clone());
+        let wire = match existing {
+            Some(w) => w,
+            None => {
+                let wire = target_wire(&f.target, &delimiter);
+                report.created_folders.push(f.target.clone());
+                if !opts.dry_run {
+                    target.create(&wire).await?;
+                    progress.event(Event::FolderCreated {
+                        target: f.target.clone(),
+                    });
+                }
+                if opts.dry_run {
+                    // Nothing there yet: everything selected would be copied.
+                    targets.insert(
+                        f.target.clone(),
+                        Arc::new(TargetFolder {
+                            wire,
+                            state: Default::default(),
+                            max_uid_before: 0,
+                            appended: Mutex::new(HashMap::new()),
+                        }),
+                    );
+                    present_counts.insert(f.target.clone(), HashMap::new());
+                    continue;
+                }
+                wire
+            }
+        };
+        let state = if opts.dry_run {
+            target.examine(&wire).await?.clone()
+        } else {
+            target.select(&wire).await?.clone()
+        };
+        let (counts, max_uid) = target_fingerprints(&mut target, state.exists).await?;
+        present_counts.insert(f.target.clone(), counts);
+        targets.insert(
+            f.target.clone(),
+            Arc::new(TargetFolder {
+                wire,
+                state,
+                max_uid_before: max_uid,
+                appended: Mutex::new(HashMap::new()),
+            }),
+        );
+    }
+    target.logout().await;
+
+    // Decide what is left to copy: checkpoint first, then content already on the target.
+    let mut folders = Vec::new();
+    let mut queue = VecDeque::new();
+    let mut total_left = 0u64;
+    let mut total_bytes = 0u64;
+    let mut total_present = 0u64;
+    let Plan {
+        folders: planned, ..
+    } = plan;
+    for (idx, mut fp) in planned.into_iter().enumerate() {
+        let tf = targets
+            .get(&fp.target)
+            .cloned()
+            .ok_or_else(|| Error::Invalid(format!("no target folder for {}", fp.source)))?;
+        let counts = present_counts.entry(fp.target.clone()).or_default();
+        let done = checkpoint.done_uids(&fp.source, fp.uidvalidity)?;
+        if done.is_empty() && checkpoint.other_uidvalidity(&fp.source, fp.uidvalidity)? {
+            report.warnings.push(format!(
+                "{}: the server renumbered this folder (UIDVALIDITY changed); messages were re-identified by content",
+                fp.source
+            ));
+        }
+        let chosen = std::mem::take(&mut fp.chosen);
+        let mut present = 0u64;
+        let mut left: Vec<SourceMessage> = Vec::new();
+        let mut unmatched = Vec::new();
+        for m in chosen {
+            if done.contains(&m.uid) {
+                present += 1;
+                if let Some(c) = counts.get_mut(&m.fingerprint) {
+                    *c = c.saturating_sub(1);
+                }
+            } else {
+                unmatched.push(m);
+            }
+        }
+        for m in unmatched {
+            match counts.get_mut(&m.fingerprint) {
+                Some(c) if *c > 0 => {
+                    *c -= 1;
+                    present += 1;
+                    if !opts.dry_run {
+                        checkpoint.record_done(checkpoint::Done {
+                            folder: fp.source.clone(),
+                            uidvalidity: fp.uidvalidity,
+                            uid: m.uid,
+                            fingerprint: m.fingerprint.0.clone(),
+                            target_folder: fp.target.clone(),
+                            target_uid: None,
+                        });
+                    }
+                }
+                _ => left.push(m),
+            }
+        }
+        let bytes: u64 = left.iter().map(|m| m.size as u64).sum();
+        total_left += left.len() as u64;
+        total_bytes += bytes;
+        total_present += present;
+        let folder_report = FolderReport {
+            source: fp.source.clone(),
+            target: fp.target.clone(),
+            selected: fp.selected,
+            copied: if opts.dry_run { left.len() as u64 } else { 0 },
+            already_present: present,
+            filtered: fp.filtered(),
+            failed: 0,
+            bytes: if opts.dry_run { bytes } else { 0 },
+            seconds: 0.0,
+            flags_not_kept: Vec::new(),
+        };
+        let remaining = left.len() as u64;
+        if !opts.dry_run {
+            // Batches in UID order, bounded in count and bytes.
+            let mut batch = Vec::new();
+            let mut batch_bytes = 0u64;
+            for m in left {
+                if !batch.is_empty()
+                    && (batch.len() >= BATCH_MESSAGES || batch_bytes + m.size as u64 > BATCH_BYTES)
+                {
+                    queue.push_back(Batch {
+                        folder: idx,
+                        messages: std::mem::take(&mut batch),
+                    });
+                    batch_bytes = 0;
+                }
+                batch_bytes += m.size as u64;
+                batch.push(m);
+            }
+            if !batch.is_empty() {
+                queue.push_back(Batch {
+                    folder: idx,
+                    messages: batch,
+                });
+            }
+        }
+        folders.push(FolderRun {
+            plan: fp,
+            target: tf,
+            report: Mutex::new(folder_report),
+            flags_not_kept: Mutex::new(BTreeSet::new()),
+            remaining: AtomicU64::new(remaining),
+            started: Instant::now(),
+        });
+    }
+    progress.event(Event::Planned {
+        folders: folders.len(),
+        messages: total_left,
+        bytes: total_bytes,
+        already_present: total_present,
+    });
+
+    if opts.dry_run {
+        source.logout().await;
+        checkpoint.close()?;
+        report.folders = folders
+            .into_iter()
+            .map(|f| f.report.into_inner().unwrap_or_default())
+            .collect();
+        report.add_up();
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    for f in &folders {
+        if f.remaining.load(Ordering::SeqCst) > 0 {
+            progress.event(Event::FolderStarted {
+                source: f.plan.source.clone(),
+                target: f.plan.target.clone(),
+                messages: f.remaining.load(Ordering::SeqCst),
+                bytes: 0,
+            });
+        }
+    }
+
+    let budget_kib = (opts.budget.div_ceil(1024)).clamp(1, u32::MAX as u64 / 2) as u32;
+    let shared = Arc::new(Shared {
+        folders,
+        queue: Mutex::new(queue),
+        budget: Arc::new(Semaphore::new(budget_kib as usize)),
+        budget_kib,
+        checkpoint,
+        progress: progress.clone(),
+        cancel: opts.cancel.clone(),
+        source: source_ep.clone(),
+        target: target_ep.clone(),
+        failures: Mutex::new(Vec::new()),
+        filters: profile.filters.clone(),
+        fatal: Mutex::new(None),
+    });
+
+    let workers = profile.workers.max(1);
+    let (tx, rx) = mpsc::unbounded_channel::<Fetched>();
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut tasks = tokio::task::JoinSet::new();
+    // The planner's source connection becomes the first fetcher's.
+    let mut first = Some(source);
+    for _ in 0..workers {
+        let s = shared.clone();
+        let tx = tx.clone();
+        let session = first.take();
+        tasks.spawn(async move { fetch_worker(s, session, tx).await });
+    }
+    drop(tx);
+    for _ in 0..workers {
+        let s = shared.clone();
+        let rx = rx.clone();
+        tasks.spawn(async move { append_worker(s, rx).await });
+    }
+    while let Some(res) = tasks.join_next().await {
+        if let Err(e) = res {
+            shared.set_fatal(Error::Invalid(format!("a worker stopped unexpectedly: {e}")));
+        }
+    }
+
+    let shared = Arc::try_unwrap(shared)
+        .map_err(|_| Error::Invalid("workers still running after the run".into()))?;
+    shared.checkpoint.flush()?;
+    let fatal = shared.fatal.into_inner().ok().flatten();
+    shared.checkpoint.close()?;
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    report.cancelled = opts.cancel.is_cancelled();
+    report.failures = shared.failures.into_inner().unwrap_or_default();
+    report.folders = shared
+        .folders
+        .into_iter()
+        .map(|f| {
+            let mut r = f.report.into_inner().unwrap_or_default();
+            r.flags_not_kept = f
+                .flags_not_kept
+                .into_inner()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            if r.seconds == 0.0 {
+                r.seconds = f.started.elapsed().as_secs_f64();
+            }
+            r
+        })
+        .collect();
+    report.add_up();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn fetch_worker(
+    shared: Arc<Shared>,
+    mut session: Option<Session>,
+    tx: mpsc::UnboundedSender<Fetched>,
+) {
+    loop {
+        if shared.stop_requested() {
+            break;
+        }
+        let batch = match shared.queue.lock() {
+            Ok(mut q) => q.pop_front(),
+            Err(_) => None,
+        };
+        let Some(batch) = batch else { break };
+        fetch_batch(&shared, &mut session, batch, &tx).await;
+    }
+    if let Some(s) = session {
+        s.logout().await;
+    }
+}
+
+async fn fetch_batch(
+    shared: &Shared,
+    session: &mut Option<Session>,
+    batch: Batch,
+    tx: &mpsc::UnboundedSender<Fetched>,
+) {
+    let folder = &shared.folders[batch.folder];
+    let mut pending: HashMap<u32, SourceMessage> =
+        batch.messages.into_iter().map(|m| (m.uid, m)).collect();
+    let mut attempt = 0u32;
+    let mut last_error = String::new();
+    while !pending.is_empty() {
+        if shared.stop_requested() {
+            return;
+        }
+        if attempt >= MAX_ATTEMPTS {
+            let reason = format!("could not be read from the source after {attempt} tries: {last_error}");
+            let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
+            left.sort_by_key(|m| m.uid);
+            for m in left {
+                shared.fail(batch.folder, &m, reason.clone());
+            }
+            return;
+        }
+        // Connect or replace a broken connection.
+        if session.as_ref().is_none_or(|s| s.is_broken()) {
+            match if attempt == 0 && session.is_none() {
+                Session::connect(&shared.source).await
+            } else {
+                reconnect(&shared.source, attempt, &last_error, shared.progress.as_ref()).await
+            } {
+                Ok(s) => *session = Some(s),
+                Err(e) => {
+                    if !e.is_retryable() {
+                        shared.set_fatal(e);
+                        return;
+                    }
+                    last_error = e.to_string();
+                    attempt += 1;
+                    continue;
+                }
+            }
+        }
+        let Some(s) = session.as_mut() else { continue };
+        if s.selected().map(|m| m.wire.as_str()) != Some(folder.plan.source_wire.as_str()) {
+            if let Err(e) = s.examine(&folder.plan.source_wire).await {
+                if e.poisons_connection() || e.is_retryable() {
+                    last_error = e.to_string();
+                    attempt += 1;
+                    continue;
+                }
+                // The folder itself is refused: every message in it fails with the server's words.
+                let reason = e.to_string();
+                let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
+                left.sort_by_key(|m| m.uid);
+                for m in left {
+                    shared.fail(batch.folder, &m, reason.clone());
+                }
+                return;
+            }
+        }
+        let uids: Vec<u32> = pending.keys().copied().collect();
+        let bytes: u64 = pending.values().map(|m| m.size as u64).sum();
+        let permits = shared.permits_for(bytes);
+        let Ok(mut permit) = shared.budget.clone().acquire_many_owned(permits).await else {
+            return;
+        };
+        let mut delivered = Vec::new();
+        let mut result = Ok(());
+        for (set, _) in uidset::chunks(&uids, BATCH_MESSAGES) {
+            let r = s
+                .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])", &mut |rec| {
+                    let Some(uid) = rec.uid else { return Ok(()) };
+                    let Some(meta) = pending.get(&uid) else {
+                        return Ok(());
+                    };
+                    let Some(body) = rec.body else { return Ok(()) };
+                    let share = shared.permits_for(meta.size as u64).min(permit.num_permits() as u32);
+                    let mine = if share > 0 && (share as usize) < permit.num_permits() {
+                        permit.split(share as usize)
+                    } else {
+                        None
+                    };
+                    delivered.push(uid);
+                    let meta = meta.clone();
+                    let _ = tx.send(Fetched {
+                        folder: batch.folder,
+                        flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
+                        internaldate: rec.internaldate.or_else(|| meta.internaldate.clone()),
+                        meta,
+                        body,
+                        _permit: mine,
+                    });
+                    Ok(())
+                })
+                .await;
+            if r.is_err() {
+                result = r;
+                break;
+            }
+        }
+        // Whatever permits were not handed to a message go back now; the last delivered
+        // message holds the remainder until it is appended.
+        drop(permit);
+        for uid in &delivered {
+            pending.remove(uid);
+        }
+        match result {
+            Ok(()) => {
+                // Requested but not returned: gone from the source since the plan was made.
+                // async-imap would not tell; we count them as failed with a clear reason.
+                if !pending.is_empty() {
+                    let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
+                    left.sort_by_key(|m| m.uid);
+                    for m in left {
+                        shared.fail(
+                            batch.folder,
+                            &m,
+                            "the source no longer has this message (deleted since the run began?)".into(),
+                        );
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                last_error = e.to_string();
+                if !(e.is_retryable() || e.poisons_connection()) {
+                    let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
+                    left.sort_by_key(|m| m.uid);
+                    for m in left {
+                        shared.fail(batch.folder, &m, last_error.clone());
+                    }
+                    return;
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn append_worker(shared: Arc<Shared>, rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Fetched>>>) {
+    let mut session: Option<Session> = None;
+    loop {
+        let next = { rx.lock().await.recv().await };
+        let Some(msg) = next else { break };
+        if shared.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+            // Drain without writing: the run is ending with a fatal error.
+            continue;
+        }
+        append_one(&shared, &mut session, msg).await;
+    }
+    if let Some(s) = session {
+        s.logout().await;
+    }
+}
+
+async fn append_one(shared: &Shared, session: &mut Option<Session>, msg: Fetched) {
+    let folder = &shared.folders[msg.folder];
+    if msg.meta.undecided {
+        let summary = Summary::from_message(&msg.body);
+        if plan::decide_attachments(&shared.filters, &summary) == Decision::Skip {
+            if let Ok(mut r) = folder.report.lock() {
+                r.filtered += 1;
+            }
+            shared.progress.event(Event::Filtered {
+                folder: folder.plan.source.clone(),
+                uid: msg.meta.uid,
+            });
+            shared.finish_one(msg.folder);
+            return;
+        }
+    }
+    let tf = &folder.target;
+    // Keep what the target folder can store; report the rest once per folder.
+    let mut flags = Vec::new();
+    for f in &msg.flags {
+        if f.eq_ignore_ascii_case("\\Recent") {
+            continue;
+        }
+        if tf.state.keeps_flag(f) || tf.state.permanent_flags.is_empty() && tf.state.flags.is_empty() {
+            flags.push(f.clone());
+        } else if let Ok(mut nk) = folder.flags_not_kept.lock() {
+            nk.insert(f.clone());
+        }
+    }
+    let mut attempt = 0u32;
+    let mut last_error = String::new();
+    let mut in_doubt = false;
+    loop {
+        if attempt >= MAX_ATTEMPTS {
+            shared.fail(
+                msg.folder,
+                &msg.meta,
+                format!("could not be written to the target after {attempt} tries: {last_error}"),
+            );
+            return;
+        }
+        if session.as_ref().is_none_or(|s| s.is_broken()) {
+            let connected = if attempt == 0 && session.is_none() {
+                Session::connect(&shared.target).await
+            } else {
+                reconnect(&shared.target, attempt, &last_error, shared.progress.as_ref()).await
+            };
+            match connected {
+                Ok(s) => *session = Some(s),
+                Err(e) => {
+                    if !e.is_retryable() {
+                        shared.set_fatal(e);
+                        return;
+                    }
+                    last_error = e.to_string();
+                    attempt += 1;
+                    continue;
+                }
+            }
+        }
+        let Some(s) = session.as_mut() else { continue };
+        if in_doubt {
+            // The last APPEND's answer was lost with the connection: look before writing again.
+            match landed(s, tf, &msg.meta.fingerprint).await {
+                Ok(true) => {
+                    record_copied(shared, &msg, None);
+                    return;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    last_error = e.to_string();
+                    attempt += 1;
+                    continue;
+                }
+            }
+        }
+        match s
+            .append(&tf.wire, &flags, msg.internaldate.as_deref(), &msg.body)
+            .await
+        {
+            Ok(done) => {
+                record_copied(shared, &msg, done.uid);
+                return;
+            }
+            Err(e) if !e.poisons_connection() && !e.is_retryable() => {
+                // The target refused this message: record its words and go on.
+                shared.fail(msg.folder, &msg.meta, e.to_string());
+                return;
+            }
+            Err(e) => {
+                last_error = e.to_string();
+                in_doubt = true;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Whether a message with this fingerprint arrived above the pre-run UIDs more often than
+/// this run has recorded appending it.
+async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<bool> {
+    let state = s.examine(&tf.wire).await?.clone();
+    if state.exists == 0 {
+        return Ok(false);
+    }
+    let items = format!("(UID RFC822.SIZE {})", fingerprint::fetch_item());
+    let mut seen = 0u32;
+    let from = tf.max_uid_before.saturating_add(1);
+    s.uid_fetch(&format!("{from}:*"), &items, &mut |r| {
+        if r.uid.is_some_and(|u| u >= from) {
+            let f = Fingerprint::from_headers(
+                r.header.as_deref().unwrap_or_default(),
+                r.size.unwrap_or(0) as u64,
+            );
+            if &f == fp {
+                seen += 1;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    let recorded = tf
+        .appended
+        .lock()
+        .map(|m| m.get(fp).copied().unwrap_or(0))
+        .unwrap_or(0);
+    Ok(seen > recorded)
+}
+
+fn record_copied(shared: &Shared, msg: &Fetched, target_uid: Option<(u32, u32)>) {
+    let folder = &shared.folders[msg.folder];
+    if let Ok(mut m) = folder.target.appended.lock() {
+        *m.entry(msg.meta.fingerprint.clone()).or_insert(0) += 1;
+    }
+    shared.checkpoint.record_done(checkpoint::Done {
+        folder: folder.plan.source.clone(),
+        uidvalidity: folder.plan.uidvalidity,
+        uid: msg.meta.uid,
+        fingerprint: msg.meta.fingerprint.0.clone(),
+        target_folder: folder.plan.target.clone(),
+        target_uid,
+    });
+    let bytes = msg.body.len() as u64;
+    if let Ok(mut r) = folder.report.lock() {
+        r.copied += 1;
+        r.bytes += bytes;
+    }
+    shared.progress.event(Event::Copied {
+        folder: folder.plan.source.clone(),
+        uid: msg.meta.uid,
+        bytes,
+    });
+    shared.finish_one(msg.folder);
+}

@@ -25,7 +25,15 @@ impl std::fmt::Display for Side {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    // PROFILE-ERRORS
+    #[error(transparent)]
+    Profile(Box<crate::profile::ProfileError>),
+
+    #[error(transparent)]
+    Secret(#[from] crate::profile::SecretError),
+
+    #[error(transparent)]
+    Mapping(#[from] crate::mapping::MappingError),
+
     #[error("cannot resolve host {host}: {detail}. Check the host name in the profile and your DNS.")]
     Dns { host: String, detail: String },
 
@@ -97,6 +105,12 @@ pub enum Error {
 
     #[error("stopped by the user")]
     Cancelled,
+}
+
+impl From<crate::profile::ProfileError> for Error {
+    fn from(e: crate::profile::ProfileError) -> Self {
+        Error::Profile(Box::new(e))
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

@@ -1,1 +1,183 @@
-//! (in progress)
+//! Message identity by content, so that duplicates are recognised without the checkpoint and
+//! across UIDVALIDITY changes.
+//!
+//! A fingerprint is the message's size as IMAP counts it (CRLF line ends) plus a hash of a few
+//! header fields that servers return unchanged. Two different messages sharing a Message-ID
+//! still differ in size or in another field; identical copies share a fingerprint and are
+//! matched as a multiset (two copies on the source need two on the target).
+
+use sha2::{Digest, Sha256};
+
+/// The header fields fetched and hashed (`BODY.PEEK[HEADER.FIELDS (...)]`).
+pub const FIELDS: &[&str] = &["MESSAGE-ID", "DATE", "FROM", "TO", "CC", "SUBJECT", "IN-REPLY-TO"];
+
+/// The FETCH item that returns exactly the fields [`Fingerprint::from_headers`] hashes.
+pub fn fetch_item() -> String {
+    format!("BODY.PEEK[HEADER.FIELDS ({})]", FIELDS.join(" "))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Fingerprint(pub String);
+
+impl Fingerprint {
+    /// From the selected header fields (or a whole header block, or a whole message: fields
+    /// not in [`FIELDS`] are ignored) and the CRLF size.
+    pub fn from_headers(headers: &[u8], size: u64) -> Fingerprint {
+        let mut lines = selected_fields(headers);
+        lines.sort();
+        let mut h = Sha256::new();
+        for l in &lines {
+            h.update(l.as_bytes());
+            h.update(b"\n");
+        }
+        let digest = h.finalize();
+        Fingerprint(format!("{size}:{}", hex::encode(&digest[..12])))
+    }
+
+    /// From a whole raw message, as read from an archive or a file.
+    pub fn from_message(raw: &[u8]) -> Fingerprint {
+        Fingerprint::from_headers(header_block(raw), crlf_size(raw))
+    }
+}
+
+/// The header block of a raw message (up to the first empty line).
+pub fn header_block(raw: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < raw.len() {
+        let end = raw[i..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| i + p + 1)
+            .unwrap_or(raw.len());
+        let line = &raw[i..end];
+        if line == b"\n" || line == b"\r\n" {
+            return &raw[..i];
+        }
+        i = end;
+    }
+    raw
+}
+
+/// The size IMAP reports for a message: bare LF counts as CRLF.
+pub fn crlf_size(raw: &[u8]) -> u64 {
+    let mut n = raw.len() as u64;
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            n += 1;
+        }
+        prev = b;
+    }
+    n
+}
+
+/// `name:value` of each selected field, unfolded, name lowercased, whitespace collapsed.
+fn selected_fields(headers: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(headers);
+    let mut fields: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some(c) = current.as_mut() {
+                c.push(' ');
+                c.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some(c) = current.take() {
+            fields.push(c);
+        }
+        current = Some(line.to_string());
+    }
+    if let Some(c) = current.take() {
+        fields.push(c);
+    }
+    fields
+        .into_iter()
+        .filter_map(|f| {
+            let (name, value) = f.split_once(':')?;
+            let name = name.trim().to_ascii_uppercase();
+            if !FIELDS.contains(&name.as_str()) {
+                return None;
+            }
+            let value: Vec<&str> = value.split_whitespace().collect();
+            Some(format!("{}:{}", name.to_ascii_lowercase(), value.join(" ")))
+        })
+        .collect()
+}
+
+/// The Message-ID of a header block, without angle brackets' surrounding whitespace.
+pub fn message_id(headers: &[u8]) -> Option<String> {
+    selected_fields(headers)
+        .into_iter()
+        .find_map(|f| f.strip_prefix("message-id:").map(|v| v.trim().to_string()))
+        .filter(|v| !v.is_empty())
+}
+
+/// Subject, From and Date of a header block, for reports.
+pub fn summary_fields(headers: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
+    let mut subject = None;
+    let mut from = None;
+    let mut date = None;
+    if let Some(msg) = mail_parser::MessageParser::default().parse_headers(headers) {
+        subject = msg.subject().map(str::to_string);
+        from = msg.from().and_then(|a| a.first()).map(|a| {
+            match (a.name(), a.address()) {
+                (Some(n), Some(e)) => format!("{n} <{e}>"),
+                (None, Some(e)) => e.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => String::new(),
+            }
+        });
+        date = msg.date().map(|d| d.to_rfc3339());
+    }
+    (subject, from, date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &[u8] = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\nbody one\r\n";
+    const B: &[u8] = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: two\r\n\r\nbody one\r\n";
+
+    #[test]
+    fn same_message_id_different_content_differs() {
+        assert_ne!(Fingerprint::from_message(A), Fingerprint::from_message(B));
+        let c = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\nbody one, longer\r\n";
+        assert_ne!(Fingerprint::from_message(A), Fingerprint::from_message(c));
+    }
+
+    #[test]
+    fn header_fields_response_matches_the_whole_message() {
+        // What a server returns for BODY[HEADER.FIELDS (...)]: the fields, then an empty line.
+        let fields = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\n";
+        assert_eq!(
+            Fingerprint::from_headers(fields, A.len() as u64),
+            Fingerprint::from_message(A)
+        );
+    }
+
+    #[test]
+    fn lf_and_crlf_copies_are_the_same_message() {
+        let lf: Vec<u8> = A.iter().copied().filter(|&b| b != b'\r').collect();
+        assert_eq!(crlf_size(&lf), A.len() as u64);
+        assert_eq!(Fingerprint::from_message(&lf), Fingerprint::from_message(A));
+    }
+
+    #[test]
+    fn folded_headers_and_missing_message_id() {
+        let folded = b"Subject: a\r\n long subject\r\nFrom: x@y\r\n\r\nhi";
+        let flat = b"Subject: a long subject\r\nFrom: x@y\r\n\r\nhi";
+        assert_eq!(
+            Fingerprint::from_headers(header_block(folded), 10),
+            Fingerprint::from_headers(header_block(flat), 10)
+        );
+        assert_eq!(message_id(folded), None);
+        assert_eq!(message_id(A).as_deref(), Some("<same@x>"));
+    }
+}

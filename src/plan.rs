@@ -1,1 +1,505 @@
-//! (in progress)
+//! Profile + what the servers report -> a Plan: which folders, mapped where, which messages
+//! selected after filters. `plan` prints it; `run` carries it out. Building a plan only reads
+//! (EXAMINE and `BODY.PEEK`), so it changes nothing anywhere.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::fingerprint::{self, Fingerprint};
+use crate::imap::bodystructure::Summary;
+use crate::imap::{Session, uidset};
+use crate::mapping::{FolderMapper, ListedFolder};
+use crate::profile::{AttachmentFilter, Filters};
+use crate::providers::{Provider, Role};
+
+/// UIDs per metadata FETCH.
+const META_CHUNK: usize = 500;
+
+/// One source message chosen for copying.
+#[derive(Debug, Clone)]
+pub struct SourceMessage {
+    pub uid: u32,
+    pub size: u32,
+    pub flags: Vec<String>,
+    /// INTERNALDATE as the source printed it.
+    pub internaldate: Option<String>,
+    pub fingerprint: Fingerprint,
+    pub message_id: Option<String>,
+    /// The attachment filter could not decide from BODYSTRUCTURE; decide from the body.
+    pub undecided: bool,
+}
+
+/// One source folder and where it goes.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderPlan {
+    /// Decoded source name.
+    pub source: String,
+    /// Decoded target name.
+    pub target: String,
+    pub role: Option<Role>,
+    /// Messages in the folder and their bytes.
+    pub messages: u64,
+    pub bytes: u64,
+    /// Messages the filters select, and their bytes.
+    pub selected: u64,
+    pub selected_bytes: u64,
+    /// Problems noticed while reading the folder (count mismatches, unparseable structures).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub source_wire: String,
+    #[serde(skip)]
+    pub uidvalidity: u32,
+    #[serde(skip)]
+    pub chosen: Vec<SourceMessage>,
+    /// How many messages needed the body to decide the attachment filter.
+    #[serde(skip)]
+    pub structure_fallbacks: u64,
+}
+
+impl FolderPlan {
+    pub fn filtered(&self) -> u64 {
+        self.messages - self.selected
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub messages: u64,
+    pub bytes: u64,
+    pub selected: u64,
+    pub selected_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub folders: Vec<FolderPlan>,
+    pub totals: Totals,
+    /// Source folders left out by the folder rules.
+    pub excluded: Vec<String>,
+    /// Things the user should know (workers capped, map keys that matched nothing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn compute_totals(&mut self) {
+        let mut t = Totals::default();
+        for f in &self.folders {
+            t.messages += f.messages;
+            t.bytes += f.bytes;
+            t.selected += f.selected;
+            t.selected_bytes += f.selected_bytes;
+        }
+        self.totals = t;
+    }
+}
+
+/// The source's folders, decoded.
+pub async fn list_folders(
+    session: &mut Session,
+    provider: Option<&Provider>,
+) -> Result<Vec<ListedFolder>> {
+    let entries = session.list().await?;
+    Ok(entries
+        .iter()
+        .map(|e| {
+            ListedFolder::from_list(
+                &e.wire,
+                e.delimiter.as_deref(),
+                e.role,
+                e.noselect,
+                provider,
+            )
+        })
+        .collect())
+}
+
+/// Parses an INTERNALDATE (`07-Jul-2021 02:44:25 +0800`, day may be space-padded).
+pub fn parse_internaldate(s: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_str(s.trim(), "%d-%b-%Y %H:%M:%S %z").ok()
+}
+
+/// Why a message is left out, or that it is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Take,
+    Skip,
+    /// Attachment filter active but no usable structure: decide from the body.
+    Undecided,
+}
+
+/// Applies the date and size filters, and the attachment filters when a structure is known.
+pub fn decide(
+    filters: &Filters,
+    internaldate: Option<&str>,
+    size: u64,
+    structure: Option<&Summary>,
+) -> Decision {
+    if filters.since.is_some() || filters.before.is_some() {
+        // A message without a readable date is kept: losing mail is worse than an extra copy.
+        if let Some(date) = internaldate.and_then(parse_internaldate) {
+            let day: NaiveDate = date.date_naive();
+            if filters.since.is_some_and(|s| day < s) || filters.before.is_some_and(|b| day >= b) {
+                return Decision::Skip;
+            }
+        }
+    }
+    if filters.max_size.is_some_and(|m| size > m) {
+        return Decision::Skip;
+    }
+    if !attachment_filter_active(filters) {
+        return Decision::Take;
+    }
+    match structure {
+        Some(s) => decide_attachments(filters, s),
+        None => Decision::Undecided,
+    }
+}
+
+pub fn attachment_filter_active(filters: &Filters) -> bool {
+    filters.attachments != AttachmentFilter::Any || filters.max_attachment_size.is_some()
+}
+
+pub fn decide_attachments(filters: &Filters, s: &Summary) -> Decision {
+    let has = !s.attachments.is_empty();
+    let keep = match filters.attachments {
+        AttachmentFilter::Any => true,
+        AttachmentFilter::Only => has,
+        AttachmentFilter::None => !has,
+    } && filters.max_attachment_size.is_none_or(|m| s.largest() <= m);
+    if keep { Decision::Take } else { Decision::Skip }
+}
+
+/// Reads one source folder's messages (metadata only) and applies the filters.
+pub async fn scan_folder(
+    session: &mut Session,
+    folder: &ListedFolder,
+    target: String,
+    filters: &Filters,
+) -> Result<FolderPlan> {
+    let state = session.examine(&folder.wire).await?.clone();
+    let mut plan = FolderPlan {
+        source: folder.name.clone(),
+        target,
+        role: folder.role,
+        messages: 0,
+        bytes: 0,
+        selected: 0,
+        selected_bytes: 0,
+        warnings: Vec::new(),
+        source_wire: folder.wire.clone(),
+        uidvalidity: state.uidvalidity.unwrap_or(0),
+        chosen: Vec::new(),
+        structure_fallbacks: 0,
+    };
+    if state.exists == 0 {
+        return Ok(plan);
+    }
+    // Enumerate UIDs first (cheap), then fetch metadata in ascending bounded sets.
+    let mut uids = Vec::new();
+    session
+        .uid_fetch("1:*", "(UID)", &mut |r| {
+            if let Some(u) = r.uid {
+                uids.push(u);
+            }
+            Ok(())
+        })
+        .await?;
+    uids.sort_unstable();
+    uids.dedup();
+    if uids.len() as u32 != state.exists {
+        plan.warnings.push(format!(
+            "the server reported {} messages but listed {}; copying the {} listed",
+            state.exists,
+            uids.len(),
+            uids.len()
+        ));
+    }
+    let want_structure = attachment_filter_active(filters);
+    let header_item = fingerprint::fetch_item();
+    for (set, members) in uidset::chunks(&uids, META_CHUNK) {
+        let items = if want_structure {
+            format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item} BODYSTRUCTURE)")
+        } else {
+            format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})")
+        };
+        let mut records = Vec::with_capacity(members.len());
+        let fetched = session
+            .uid_fetch(&set, &items, &mut |r| {
+                records.push(r);
+                Ok(())
+            })
+            .await;
+        let mut structure_usable = want_structure;
+        if let Err(e) = fetched {
+            if !(want_structure && e.poisons_connection()) {
+                return Err(e);
+            }
+            // imap-proto cannot parse some real BODYSTRUCTUREs and drops the connection;
+            // fetch this chunk again without it and decide from the bodies later.
+            tracing::warn!(folder = %folder.name, "BODYSTRUCTURE unreadable ({e}); deciding from message bodies");
+            *session = Session::connect(&session.endpoint.clone()).await?;
+            session.examine(&folder.wire).await?;
+            records.clear();
+            let items = format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})");
+            session
+                .uid_fetch(&set, &items, &mut |r| {
+                    records.push(r);
+                    Ok(())
+                })
+                .await?;
+            structure_usable = false;
+        }
+        let wanted: std::collections::HashSet<u32> = members.iter().copied().collect();
+        for r in records {
+            let Some(uid) = r.uid else { continue };
+            if !wanted.contains(&uid) {
+                continue;
+            }
+            let size = r.size.unwrap_or(0);
+            plan.messages += 1;
+            plan.bytes += size as u64;
+            let headers = r.header.unwrap_or_default();
+            let structure = if structure_usable {
+                r.bodystructure.as_ref()
+            } else {
+                None
+            };
+            let decision = decide(filters, r.internaldate.as_deref(), size as u64, structure);
+            if decision == Decision::Skip {
+                continue;
+            }
+            if decision == Decision::Undecided {
+                plan.structure_fallbacks += 1;
+            }
+            plan.selected += 1;
+            plan.selected_bytes += size as u64;
+            plan.chosen.push(SourceMessage {
+                uid,
+                size,
+                flags: r.flags.unwrap_or_default(),
+                internaldate: r.internaldate,
+                fingerprint: Fingerprint::from_headers(&headers, size as u64),
+                message_id: fingerprint::message_id(&headers),
+                undecided: decision == Decision::Undecided,
+            });
+        }
+    }
+    if plan.messages < uids.len() as u64 {
+        plan.warnings.push(format!(
+            "{} messages vanished while reading (deleted on the server meanwhile?)",
+            uids.len() as u64 - plan.messages
+        ));
+    }
+    if plan.structure_fallbacks > 0 {
+        plan.warnings.push(format!(
+            "{} messages had no usable BODYSTRUCTURE; the attachment filter decides from their bodies",
+            plan.structure_fallbacks
+        ));
+    }
+    Ok(plan)
+}
+
+/// Builds the plan for an IMAP source: lists, maps, and scans every selected folder.
+pub async fn build(
+    source: &mut Session,
+    mapper: &FolderMapper,
+    filters: &Filters,
+    source_provider: Option<&Provider>,
+) -> Result<(Plan, Vec<ListedFolder>)> {
+    let folders = list_folders(source, source_provider).await?;
+    let mut plan = Plan {
+        folders: Vec::new(),
+        totals: Totals::default(),
+        excluded: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut seen_targets: BTreeMap<String, String> = BTreeMap::new();
+    for f in &folders {
+        if !f.selectable {
+            continue;
+        }
+        if !mapper.is_selected(f) {
+            plan.excluded.push(f.name.clone());
+            continue;
+        }
+        let target = mapper.target_for(f);
+        if let Some(other) = seen_targets.insert(target.clone(), f.name.clone()) {
+            plan.notes.push(format!(
+                "{} and {} both go to {target}",
+                other, f.name
+            ));
+        }
+        let fp = scan_folder(source, f, target, filters).await?;
+        plan.folders.push(fp);
+    }
+    for key in mapper.unused_map_keys(&folders) {
+        plan.notes.push(format!(
+            "folders.map: no source folder is called {key:?}; check the spelling"
+        ));
+    }
+    plan.compute_totals();
+    Ok((plan, folders))
+}
+
+/// Refuses a plan that would do nothing useful because the folder rules match nothing.
+pub fn check_not_empty(plan: &Plan) -> Result<()> {
+    if plan.folders.is_empty() {
+        return Err(Error::Invalid(
+            "no source folder matches folders.include/exclude; check the patterns with `mailferry plan`".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filters() -> Filters {
+        Filters::default()
+    }
+
+    #[test]
+    fn date_filters_use_the_internaldate_own_day() {
+        let mut f = filters();
+        f.since = NaiveDate::from_ymd_opt(2021, 1, 1);
+        f.before = NaiveDate::from_ymd_opt(2022, 1, 1);
+        assert_eq!(decide(&f, Some("31-Dec-2020 23:59:59 +0800"), 1, None), Decision::Skip);
+        assert_eq!(decide(&f, Some(" 1-Jan-2021 00:00:00 +0800"), 1, None), Decision::Take);
+        assert_eq!(decide(&f, Some("31-Dec-2021 23:59:59 -0500"), 1, None), Decision::Take);
+        assert_eq!(decide(&f, Some("01-Jan-2022 00:00:00 +0000"), 1, None), Decision::Skip);
+        // Unreadable date: kept rather than lost.
+        assert_eq!(decide(&f, Some("garbage"), 1, None), Decision::Take);
+    }
+
+    #[test]
+    fn size_and_attachment_filters() {
+        let mut f = filters();
+        f.max_size = Some(100);
+        assert_eq!(decide(&f, None, 101, None), Decision::Skip);
+        assert_eq!(decide(&f, None, 100, None), Decision::Take);
+        f.attachments = AttachmentFilter::Only;
+        assert_eq!(decide(&f, None, 10, None), Decision::Undecided);
+        let with = Summary {
+            attachments: vec![50],
+        };
+        let without = Summary::default();
+        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Take);
+        assert_eq!(decide(&f, None, 10, Some(&without)), Decision::Skip);
+        f.attachments = AttachmentFilter::None;
+        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Skip);
+        f.attachments = AttachmentFilter::Any;
+        f.max_attachment_size = Some(40);
+        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Skip);
+        assert_eq!(decide(&f, None, 10, Some(&without)), Decision::Take);
+    }
+}
+
+/// The target's folders and hierarchy delimiter.
+pub async fn target_listing(
+    session: &mut Session,
+    provider: Option<&Provider>,
+) -> Result<(Vec<ListedFolder>, String)> {
+    let entries = session.list().await?;
+    let delimiter = entries
+        .iter()
+        .find_map(|e| e.delimiter.clone())
+        .unwrap_or_else(|| "/".to_string());
+    let folders = entries
+        .iter()
+        .map(|e| {
+            ListedFolder::from_list(
+                &e.wire,
+                e.delimiter.as_deref(),
+                e.role,
+                e.noselect,
+                provider,
+            )
+        })
+        .collect();
+    Ok((folders, delimiter))
+}
+
+/// The plan for a profile with an IMAP source; the target (when IMAP) is only listed.
+pub async fn make(
+    profile: &crate::profile::Profile,
+    source_ep: &crate::imap::Endpoint,
+    target_ep: Option<&crate::imap::Endpoint>,
+) -> Result<Plan> {
+    let target_folders = match target_ep {
+        Some(ep) => {
+            let mut t = Session::connect(ep).await?;
+            let (folders, _) = target_listing(&mut t, ep.provider).await?;
+            t.logout().await;
+            folders
+        }
+        None => Vec::new(),
+    };
+    let mapper = FolderMapper::new(
+        &profile.folders,
+        target_ep.and_then(|e| e.provider),
+        &target_folders,
+        source_ep.provider,
+    )?;
+    let mut source = Session::connect(source_ep).await?;
+    let (mut plan, _) = build(&mut source, &mapper, &profile.filters, source_ep.provider).await?;
+    source.logout().await;
+    plan.notes.extend(profile.notes.iter().cloned());
+    Ok(plan)
+}
+
+/// The human table of a plan.
+pub fn render(plan: &Plan) -> String {
+    use std::fmt::Write as _;
+    let human = crate::report::human_bytes;
+    let mut out = String::new();
+    let w = plan
+        .folders
+        .iter()
+        .map(|f| f.source.chars().count().max(f.target.chars().count()))
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 40);
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:<w$}  {:<8} {:>8} {:>10} {:>8} {:>10}",
+        "source", "target", "role", "messages", "bytes", "selected", "sel. bytes"
+    );
+    for f in &plan.folders {
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:<w$}  {:<8} {:>8} {:>10} {:>8} {:>10}",
+            f.source,
+            f.target,
+            f.role.map(|r| format!("{r:?}").to_lowercase()).unwrap_or_else(|| "-".into()),
+            f.messages,
+            human(f.bytes),
+            f.selected,
+            human(f.selected_bytes)
+        );
+        for warn in &f.warnings {
+            let _ = writeln!(out, "  warning: {warn}");
+        }
+    }
+    let t = &plan.totals;
+    let _ = writeln!(
+        out,
+        "total: {} messages ({}), {} selected ({})",
+        t.messages,
+        human(t.bytes),
+        t.selected,
+        human(t.selected_bytes)
+    );
+    if !plan.excluded.is_empty() {
+        let _ = writeln!(out, "left out by folder rules: {}", plan.excluded.join(", "));
+    }
+    for n in &plan.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out
+}

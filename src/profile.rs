@@ -3,14 +3,23 @@
 //! Parsing is strict (unknown keys, wrong types and impossible values are errors naming the
 //! file, line, key and nearest valid key) and needs no network. The reference is
 //! docs/profiles.md.
+//!
+//! Two stages, as in ripgrep's LowArgs/HiArgs: serde reads the text into `Raw*` structs that
+//! mirror the YAML (`deny_unknown_fields`), then [`Profile::parse`] checks them and fills in
+//! defaults from the provider presets. Serde's errors are rewritten into [`ProfileError`];
+//! the semantic checks find their line with a small locator over the YAML text.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
-use crate::providers::{Provider, TlsMode};
+use crate::providers::{self, Provider, Role, TlsMode};
 use crate::secret::Secret;
 
 /// A validated profile.
@@ -26,18 +35,29 @@ pub struct Profile {
     pub workers: usize,
     /// Where checkpoints live (absolute, or relative to the current directory).
     pub state_dir: PathBuf,
+    /// Decisions made for the user that the CLI prints before running ("workers capped at 4
+    /// for QQ Mail").
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum Source {
     Imap(ImapAccount),
     /// One of our archives.
-    Archive { path: PathBuf },
+    Archive {
+        path: PathBuf,
+    },
     /// A foreign mbox file, or a folder of `.mbox` / `.mbox.zst` files.
-    Mbox { path: PathBuf },
+    Mbox {
+        path: PathBuf,
+    },
     /// A folder tree of `.eml` files.
-    EmlDir { path: PathBuf },
-    Maildir { path: PathBuf },
+    EmlDir {
+        path: PathBuf,
+    },
+    Maildir {
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +66,7 @@ pub enum Target {
     Archive(ArchiveTarget),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ArchiveFormat {
     Mbox,
@@ -70,7 +90,7 @@ pub enum PasswordSource {
 
 #[derive(Debug, Clone)]
 pub struct ImapAccount {
-    /// The preset named by `provider:`, if any.
+    /// The preset named by `provider:`, or recognised from `host:`, if any.
     pub provider: Option<&'static Provider>,
     pub host: String,
     pub port: u16,
@@ -92,7 +112,7 @@ pub struct FolderRules {
     pub map: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttachmentFilter {
     #[default]
@@ -113,5 +133,1959 @@ pub struct Filters {
 }
 
 // Keep the types above in sync with docs/profiles.md.
-#[allow(dead_code)]
-fn _uses(_: Secret) {}
+
+/// Workers per side when no preset says otherwise.
+pub const DEFAULT_WORKERS: usize = 4;
+/// zstd level for archives when the profile names none.
+pub const DEFAULT_COMPRESSION_LEVEL: i32 = 3;
+const COMPRESSION_LEVELS: std::ops::RangeInclusive<i64> = 1..=22;
+
+const PASSWORD_HINT: &str =
+    "use password: { env: VAR }, { file: path } or { command: \"pass show mail/163\" }";
+const SIZE_HINT: &str = "write e.g. 50MB, 68 MB, 1.5GB, 512KiB or 100000 (bytes); KB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024";
+const DATE_HINT: &str = "write dates as YYYY-MM-DD, e.g. 2020-01-01";
+const SOURCE_KINDS: &[&str] = &["imap", "archive", "mbox", "eml_dir", "maildir"];
+const TARGET_KINDS: &[&str] = &["imap", "archive"];
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// A profile that cannot be used: where, which key, what is wrong and what to do.
+///
+/// Displays as `profiles/x.yaml line 4: source.imap.hots: unknown key; did you mean 'host'?
+/// (valid keys: ...)`. Never contains a password value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ProfileError {
+    /// The profile file.
+    pub file: PathBuf,
+    /// 1-based line the problem is on, when known.
+    pub line: Option<usize>,
+    /// Dotted key path (`source.imap.host`, `folders.include[1]`); `None` for YAML syntax
+    /// errors and unreadable files.
+    pub key: Option<String>,
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl ProfileError {
+    fn render(&self) -> String {
+        let mut out = self.file.display().to_string();
+        if let Some(line) = self.line {
+            out.push_str(&format!(" line {line}"));
+        }
+        out.push_str(": ");
+        if let Some(key) = &self.key {
+            out.push_str(key);
+            out.push_str(": ");
+        }
+        out.push_str(&self.message);
+        if let Some(hint) = &self.hint {
+            out.push_str("; ");
+            out.push_str(hint);
+        }
+        out
+    }
+}
+
+/// A password source that did not yield a password. Names the variable, file or command;
+/// never contains the password.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {var} is not set (export it in the shell that runs mailferry)")]
+    EnvMissing { var: String },
+    #[error("environment variable {var} is empty")]
+    EnvEmpty { var: String },
+    #[error("environment variable {var} is not valid UTF-8")]
+    EnvNotUnicode { var: String },
+    #[error("cannot read password file {}: {source}", path.display())]
+    FileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("password file {} is not valid UTF-8", path.display())]
+    FileNotUtf8 { path: PathBuf },
+    #[error("password file {} is empty", path.display())]
+    FileEmpty { path: PathBuf },
+    #[error("cannot run password command `{command}`: {source}")]
+    CommandSpawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("password command `{command}` failed ({status})")]
+    CommandFailed { command: String, status: String },
+    #[error("password command `{command}` printed something that is not UTF-8")]
+    CommandNotUtf8 { command: String },
+    #[error("password command `{command}` printed nothing")]
+    CommandEmpty { command: String },
+}
+
+impl PasswordSource {
+    /// Reads the password: the variable's value, the file's contents, or the command's
+    /// standard output (`sh -c`), each with one trailing newline removed.
+    pub fn resolve(&self) -> Result<Secret, SecretError> {
+        match self {
+            PasswordSource::Env(var) => env_secret(var, std::env::var_os(var)),
+            PasswordSource::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| SecretError::FileUnreadable {
+                    path: path.clone(),
+                    source,
+                })?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| SecretError::FileNotUtf8 { path: path.clone() })?;
+                let value = trim_one_newline(text);
+                if value.is_empty() {
+                    return Err(SecretError::FileEmpty { path: path.clone() });
+                }
+                Ok(Secret::new(value))
+            }
+            PasswordSource::Command(command) => {
+                // stdin and stderr stay the terminal's, so `pass`/gpg can ask for a passphrase.
+                let output = Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .stdin(Stdio::inherit())
+                    .stderr(Stdio::inherit())
+                    .stdout(Stdio::piped())
+                    .output()
+                    .map_err(|source| SecretError::CommandSpawn {
+                        command: command.clone(),
+                        source,
+                    })?;
+                if !output.status.success() {
+                    return Err(SecretError::CommandFailed {
+                        command: command.clone(),
+                        status: output.status.to_string(),
+                    });
+                }
+                let text =
+                    String::from_utf8(output.stdout).map_err(|_| SecretError::CommandNotUtf8 {
+                        command: command.clone(),
+                    })?;
+                let value = trim_one_newline(text);
+                if value.is_empty() {
+                    return Err(SecretError::CommandEmpty {
+                        command: command.clone(),
+                    });
+                }
+                Ok(Secret::new(value))
+            }
+        }
+    }
+}
+
+fn env_secret(var: &str, value: Option<std::ffi::OsString>) -> Result<Secret, SecretError> {
+    let value = value.ok_or_else(|| SecretError::EnvMissing { var: var.into() })?;
+    let value = value
+        .into_string()
+        .map_err(|_| SecretError::EnvNotUnicode { var: var.into() })?;
+    if value.is_empty() {
+        return Err(SecretError::EnvEmpty { var: var.into() });
+    }
+    Ok(Secret::new(value))
+}
+
+/// Drops one trailing `\n` (or `\r\n`): what `echo` and editors add, never part of a password.
+fn trim_one_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw structs: the YAML as written
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    source: Option<RawSource>,
+    target: Option<RawTarget>,
+    folders: Option<RawFolders>,
+    filters: Option<RawFilters>,
+    workers: Option<usize>,
+    state_dir: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    imap: Option<RawImap>,
+    archive: Option<PathSpec>,
+    mbox: Option<PathSpec>,
+    eml_dir: Option<PathSpec>,
+    maildir: Option<PathSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    imap: Option<RawImap>,
+    archive: Option<RawArchiveTarget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    provider: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    ca_file: Option<String>,
+    user: Option<String>,
+    password: Option<RawPassword>,
+    allow_insecure: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArchiveTarget {
+    path: Option<String>,
+    format: Option<ArchiveFormat>,
+    compression_level: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFolders {
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    map: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFilters {
+    since: Option<String>,
+    before: Option<String>,
+    attachments: Option<AttachmentFilter>,
+    max_attachment_size: Option<String>,
+    max_size: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPasswordMap {
+    env: Option<String>,
+    file: Option<String>,
+    command: Option<String>,
+}
+
+/// `password:` as written. A scalar is refused here, inside serde, so that serde's own
+/// "invalid type: string \"...\"" message, which would quote the password, never exists.
+struct RawPassword(RawPasswordMap);
+
+impl<'de> Deserialize<'de> for RawPassword {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PasswordVisitor;
+
+        impl PasswordVisitor {
+            fn plain<E: de::Error>(self) -> Result<RawPassword, E> {
+                Err(custom_error(
+                    "a password written in the profile is refused (it would sit in a file in plain text)",
+                    PASSWORD_HINT,
+                ))
+            }
+        }
+
+        impl<'de> Visitor<'de> for PasswordVisitor {
+            type Value = RawPassword;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("{ env: VAR }, { file: path } or { command: \"...\" }")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<RawPassword, E> {
+                self.plain()
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawPassword, E> {
+                self.plain()
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawPassword, E> {
+                self.plain()
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawPassword, E> {
+                self.plain()
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawPassword, E> {
+                self.plain()
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPassword, A::Error> {
+                RawPasswordMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawPassword)
+            }
+        }
+
+        deserializer.deserialize_any(PasswordVisitor)
+    }
+}
+
+/// A path given as `key: PATH` or `key: { path: PATH }`.
+struct PathSpec(String);
+
+impl<'de> Deserialize<'de> for PathSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct WithPath {
+            path: String,
+        }
+
+        struct PathVisitor;
+
+        impl<'de> Visitor<'de> for PathVisitor {
+            type Value = PathSpec;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a path, or { path: ... }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PathSpec, E> {
+                Ok(PathSpec(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PathSpec, A::Error> {
+                WithPath::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|w| PathSpec(w.path))
+            }
+        }
+
+        deserializer.deserialize_any(PathVisitor)
+    }
+}
+
+// Our own serde messages carry a hint; these characters mark and split them so that
+// `from_yaml_error` can tell them from serde's.
+const OWN_MESSAGE: char = '\u{1e}';
+const HINT_SEPARATOR: char = '\u{1f}';
+
+fn custom_error<E: de::Error>(message: &str, hint: &str) -> E {
+    E::custom(format!("{OWN_MESSAGE}{message}{HINT_SEPARATOR}{hint}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and validation
+
+impl Profile {
+    /// Reads and validates the profile at `path`.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!("cannot read the profile: {e}"),
+            hint: None,
+        })?;
+        Profile::parse(&text, path)
+    }
+
+    /// Validates profile `text`; `path` names it in errors and is the base of relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
+        let ctx = Ctx {
+            file: path,
+            text,
+            base: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+        };
+        if text.lines().all(|l| strip_comment(l).trim().is_empty()) {
+            return Err(ProfileError {
+                file: path.to_path_buf(),
+                line: None,
+                key: None,
+                message: "the profile is empty".into(),
+                hint: Some("see docs/profiles.md, or start from a file in profiles/".into()),
+            });
+        }
+        let raw: RawProfile = serde_yaml::from_str(text).map_err(|e| from_yaml_error(&e, path))?;
+        ctx.validate(raw)
+    }
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+    /// The profile's directory, the base of relative paths.
+    base: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: &str, message: impl Into<String>, hint: Option<String>) -> ProfileError {
+        ProfileError {
+            file: self.file.to_path_buf(),
+            line: locate(self.text, key),
+            key: Some(key.to_owned()),
+            message: message.into(),
+            hint,
+        }
+    }
+
+    /// `~/` is the home directory; other relative paths are relative to the profile.
+    fn path(&self, key: &str, value: &str) -> Result<PathBuf, ProfileError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(self.err(key, "the path is empty", None));
+        }
+        if let Some(rest) = value.strip_prefix("~/")
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            return Ok(PathBuf::from(home).join(rest));
+        }
+        Ok(self.base.join(value))
+    }
+
+    fn validate(&self, raw: RawProfile) -> Result<Profile, ProfileError> {
+        let mut notes = Vec::new();
+        let source = self.source(raw.source, &mut notes)?;
+        let target = self.target(raw.target, &mut notes)?;
+        if let (Source::Archive { .. }, Target::Archive(_)) = (&source, &target) {
+            return Err(self.err(
+                "target.archive",
+                "source and target are both archives: nothing to do",
+                Some("to restore an archive use target: imap; to back up use source: imap".into()),
+            ));
+        }
+        let folders = self.folders(raw.folders.unwrap_or_default())?;
+        let filters = self.filters(raw.filters.unwrap_or_default())?;
+        let workers = self.workers(raw.workers, &source, &target, &mut notes)?;
+        let state_dir = match raw.state_dir {
+            Some(dir) => self.path("state_dir", &dir)?,
+            None => self.base.join(".mailferry"),
+        };
+        Ok(Profile {
+            path: self.file.to_path_buf(),
+            source,
+            target,
+            folders,
+            filters,
+            workers,
+            state_dir,
+            notes,
+        })
+    }
+
+    fn source(
+        &self,
+        raw: Option<RawSource>,
+        notes: &mut Vec<String>,
+    ) -> Result<Source, ProfileError> {
+        let hint = || Some(format!("give exactly one of {}", SOURCE_KINDS.join(", ")));
+        let Some(raw) = raw else {
+            return Err(self.err("source", "no source given", hint()));
+        };
+        let given: Vec<&str> = [
+            ("imap", raw.imap.is_some()),
+            ("archive", raw.archive.is_some()),
+            ("mbox", raw.mbox.is_some()),
+            ("eml_dir", raw.eml_dir.is_some()),
+            ("maildir", raw.maildir.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if given.len() != 1 {
+            let message = if given.is_empty() {
+                "no source given".to_owned()
+            } else {
+                format!("more than one source given ({})", given.join(" and "))
+            };
+            return Err(self.err("source", message, hint()));
+        }
+        Ok(if let Some(imap) = raw.imap {
+            Source::Imap(self.imap("source.imap", imap, notes)?)
+        } else if let Some(p) = raw.archive {
+            Source::Archive {
+                path: self.path("source.archive", &p.0)?,
+            }
+        } else if let Some(p) = raw.mbox {
+            Source::Mbox {
+                path: self.path("source.mbox", &p.0)?,
+            }
+        } else if let Some(p) = raw.eml_dir {
+            Source::EmlDir {
+                path: self.path("source.eml_dir", &p.0)?,
+            }
+        } else if let Some(p) = raw.maildir {
+            Source::Maildir {
+                path: self.path("source.maildir", &p.0)?,
+            }
+        } else {
+            return Err(self.err("source", "no source given", hint()));
+        })
+    }
+
+    fn target(
+        &self,
+        raw: Option<RawTarget>,
+        notes: &mut Vec<String>,
+    ) -> Result<Target, ProfileError> {
+        let hint = || Some(format!("give exactly one of {}", TARGET_KINDS.join(", ")));
+        let Some(raw) = raw else {
+            return Err(self.err("target", "no target given", hint()));
+        };
+        match (raw.imap, raw.archive) {
+            (Some(imap), None) => Ok(Target::Imap(self.imap("target.imap", imap, notes)?)),
+            (None, Some(archive)) => Ok(Target::Archive(self.archive_target(archive)?)),
+            (Some(_), Some(_)) => Err(self.err(
+                "target",
+                "more than one target given (imap and archive)",
+                hint(),
+            )),
+            (None, None) => Err(self.err("target", "no target given", hint())),
+        }
+    }
+
+    fn archive_target(&self, raw: RawArchiveTarget) -> Result<ArchiveTarget, ProfileError> {
+        let Some(path) = raw.path else {
+            return Err(self.err(
+                "target.archive.path",
+                "no path given",
+                Some("e.g. archive: { path: backups/alice }".into()),
+            ));
+        };
+        let path = self.path("target.archive.path", &path)?;
+        let compression_level = match raw.compression_level {
+            None => DEFAULT_COMPRESSION_LEVEL,
+            Some(level) if COMPRESSION_LEVELS.contains(&level) => level as i32,
+            Some(level) => {
+                return Err(self.err(
+                    "target.archive.compression_level",
+                    format!("compression level {level} is out of range"),
+                    Some(format!(
+                        "use a zstd level from 1 (fastest) to 22 (smallest); the default is {DEFAULT_COMPRESSION_LEVEL}"
+                    )),
+                ));
+            }
+        };
+        Ok(ArchiveTarget {
+            path,
+            format: raw.format.unwrap_or(ArchiveFormat::Mbox),
+            compression_level,
+        })
+    }
+
+    fn imap(
+        &self,
+        key: &str,
+        raw: RawImap,
+        notes: &mut Vec<String>,
+    ) -> Result<ImapAccount, ProfileError> {
+        let named = match raw.provider.as_deref().map(str::trim) {
+            None => None,
+            Some(id) => Some(providers::lookup(id).ok_or_else(|| {
+                self.err(
+                    &format!("{key}.provider"),
+                    format!("unknown provider '{id}'"),
+                    Some(suggest(id, &providers::ids(), "known providers")),
+                )
+            })?),
+        };
+        let host = match (raw.host.as_deref().map(str::trim), named) {
+            (Some(""), _) => {
+                return Err(self.err(&format!("{key}.host"), "the host is empty", None));
+            }
+            (Some(host), _) => host.to_owned(),
+            (None, Some(preset)) => preset.host.to_owned(),
+            (None, None) => {
+                return Err(self.err(
+                    &format!("{key}.host"),
+                    "no host given",
+                    Some(format!(
+                        "set host: (e.g. host: imap.example.com) or provider: (one of {})",
+                        providers::ids().join(", ")
+                    )),
+                ));
+            }
+        };
+        let preset = named.or_else(|| providers::by_host(&host));
+        if let (None, Some(p)) = (named, preset) {
+            notes.push(format!(
+                "{key}: {host} is {}; its preset and quirks apply",
+                p.display
+            ));
+        }
+        let tls = raw
+            .tls
+            .or(preset.map(|p| p.tls))
+            .unwrap_or(TlsMode::Implicit);
+        let port = match raw.port {
+            Some(0) => {
+                return Err(self.err(
+                    &format!("{key}.port"),
+                    "port 0 is not a port",
+                    Some("e.g. port: 993".into()),
+                ));
+            }
+            Some(port) => port,
+            // The preset's port only fits the preset's TLS mode.
+            None => preset
+                .filter(|p| p.tls == tls)
+                .map(|p| p.port)
+                .unwrap_or(if tls == TlsMode::Implicit { 993 } else { 143 }),
+        };
+        let allow_insecure = raw.allow_insecure.unwrap_or(false);
+        if tls == TlsMode::None && !allow_insecure && !is_loopback(&host) {
+            return Err(self.err(
+                &format!("{key}.tls"),
+                format!("tls: none would send the password unencrypted to {host}"),
+                Some(format!(
+                    "use tls: implicit or starttls; to accept the risk, add allow_insecure: true under {key}"
+                )),
+            ));
+        }
+        let user = match raw.user.as_deref().map(str::trim) {
+            Some(user) if !user.is_empty() => user.to_owned(),
+            _ => {
+                return Err(self.err(
+                    &format!("{key}.user"),
+                    "no user given",
+                    Some("e.g. user: alice@163.com (usually the full address)".into()),
+                ));
+            }
+        };
+        let password_key = format!("{key}.password");
+        let password = match raw.password {
+            Some(p) => self.password(&password_key, p.0)?,
+            None => {
+                return Err(self.err(
+                    &password_key,
+                    "no password source given",
+                    Some(PASSWORD_HINT.into()),
+                ));
+            }
+        };
+        let ca_file = match raw.ca_file {
+            Some(f) => Some(self.path(&format!("{key}.ca_file"), &f)?),
+            None => None,
+        };
+        Ok(ImapAccount {
+            provider: preset,
+            host,
+            port,
+            tls,
+            ca_file,
+            user,
+            password,
+            allow_insecure,
+        })
+    }
+
+    fn password(&self, key: &str, raw: RawPasswordMap) -> Result<PasswordSource, ProfileError> {
+        let given: Vec<&str> = [
+            ("env", raw.env.is_some()),
+            ("file", raw.file.is_some()),
+            ("command", raw.command.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if given.len() != 1 {
+            let message = if given.is_empty() {
+                "the password map names no source".to_owned()
+            } else {
+                format!(
+                    "give only one password source (found {})",
+                    given.join(" and ")
+                )
+            };
+            return Err(self.err(key, message, Some(PASSWORD_HINT.into())));
+        }
+        if let Some(var) = raw.env {
+            let var = var.trim();
+            if var.is_empty() || var.contains(['=', '\0']) {
+                return Err(self.err(
+                    &format!("{key}.env"),
+                    format!("'{var}' is not an environment variable name"),
+                    Some("e.g. password: { env: QQ_AUTH_CODE }".into()),
+                ));
+            }
+            Ok(PasswordSource::Env(var.to_owned()))
+        } else if let Some(file) = raw.file {
+            Ok(PasswordSource::File(
+                self.path(&format!("{key}.file"), &file)?,
+            ))
+        } else if let Some(command) = raw.command {
+            if command.trim().is_empty() {
+                return Err(self.err(
+                    &format!("{key}.command"),
+                    "the command is empty",
+                    Some("e.g. password: { command: \"pass show mail/163\" }".into()),
+                ));
+            }
+            Ok(PasswordSource::Command(command))
+        } else {
+            Err(self.err(
+                key,
+                "the password map names no source",
+                Some(PASSWORD_HINT.into()),
+            ))
+        }
+    }
+
+    fn folders(&self, raw: RawFolders) -> Result<FolderRules, ProfileError> {
+        for (list, globs) in [("include", &raw.include), ("exclude", &raw.exclude)] {
+            for (i, glob) in globs.iter().enumerate() {
+                if let Err(problem) = check_glob(glob) {
+                    return Err(self.err(
+                        &format!("folders.{list}[{i}]"),
+                        format!("bad glob '{glob}': {problem}"),
+                        Some(
+                            "globs use * ? and {a,b}; [ ] are literal (for [Gmail]/...); escape a literal { } * ? with \\"
+                                .into(),
+                        ),
+                    ));
+                }
+            }
+        }
+        for (from, to) in &raw.map {
+            let key = format!("folders.map.{from}");
+            let example = || {
+                Some("e.g. map: { \"工作\": \"Projects/Work\", \"\\\\Sent\": \"已发送\" }".into())
+            };
+            let name = from.trim().trim_end_matches('/');
+            if name.is_empty() {
+                return Err(self.err(&key, "the source folder name is empty", example()));
+            }
+            if name.starts_with('\\') && Role::from_attribute(name).is_none() {
+                let roles: Vec<&str> = Role::ALL.iter().map(|r| r.attribute()).collect();
+                return Err(self.err(
+                    &key,
+                    format!("unknown role '{name}'"),
+                    Some(format!("role keys are {}", roles.join(", "))),
+                ));
+            }
+            if to.trim().is_empty() || to.split('/').any(|c| c.trim().is_empty()) {
+                return Err(self.err(
+                    &key,
+                    format!("target folder '{to}' is empty or has an empty path component"),
+                    Some("write target folders as decoded names separated by '/', e.g. \"Projects/Work\"".into()),
+                ));
+            }
+        }
+        Ok(FolderRules {
+            include: raw.include,
+            exclude: raw.exclude,
+            map: raw.map,
+        })
+    }
+
+    fn filters(&self, raw: RawFilters) -> Result<Filters, ProfileError> {
+        let date = |key: &str, value: Option<String>| -> Result<Option<NaiveDate>, ProfileError> {
+            let Some(value) = value else { return Ok(None) };
+            parse_date(value.trim()).map(Some).ok_or_else(|| {
+                self.err(
+                    key,
+                    format!("'{value}' is not a date"),
+                    Some(DATE_HINT.into()),
+                )
+            })
+        };
+        let size = |key: &str, value: Option<String>| -> Result<Option<u64>, ProfileError> {
+            let Some(value) = value else { return Ok(None) };
+            match parse_size(&value) {
+                Ok(0) => Err(self.err(
+                    key,
+                    "a size of 0 would leave out every message",
+                    Some("remove the key to have no limit".into()),
+                )),
+                Ok(n) => Ok(Some(n)),
+                Err(message) => Err(self.err(key, message, Some(SIZE_HINT.into()))),
+            }
+        };
+        let since = date("filters.since", raw.since)?;
+        let before = date("filters.before", raw.before)?;
+        if let (Some(s), Some(b)) = (since, before)
+            && s >= b
+        {
+            return Err(self.err(
+                "filters.before",
+                format!("before ({b}) must be later than since ({s}): no message could match"),
+                Some(
+                    "since is inclusive, before exclusive: since: 2020-01-01, before: 2021-01-01 is the year 2020"
+                        .into(),
+                ),
+            ));
+        }
+        Ok(Filters {
+            since,
+            before,
+            attachments: raw.attachments.unwrap_or_default(),
+            max_attachment_size: size("filters.max_attachment_size", raw.max_attachment_size)?,
+            max_size: size("filters.max_size", raw.max_size)?,
+        })
+    }
+
+    fn workers(
+        &self,
+        raw: Option<usize>,
+        source: &Source,
+        target: &Target,
+        notes: &mut Vec<String>,
+    ) -> Result<usize, ProfileError> {
+        let mut accounts = Vec::new();
+        if let Source::Imap(a) = source {
+            accounts.push(a);
+        }
+        if let Target::Imap(a) = target {
+            accounts.push(a);
+        }
+        let default = accounts
+            .iter()
+            .map(|a| a.provider.map_or(DEFAULT_WORKERS, |p| p.default_workers))
+            .min()
+            .unwrap_or(DEFAULT_WORKERS);
+        let mut workers = match raw {
+            Some(0) => {
+                return Err(self.err(
+                    "workers",
+                    "workers must be at least 1",
+                    Some(format!("remove the key for the default ({default})")),
+                ));
+            }
+            Some(n) => n,
+            None => default,
+        };
+        for p in accounts.iter().filter_map(|a| a.provider) {
+            if workers > p.max_workers {
+                workers = p.max_workers;
+                notes.push(format!(
+                    "workers capped at {} for {} (more connections trigger its limits)",
+                    p.max_workers, p.display
+                ));
+            }
+        }
+        Ok(workers.max(1))
+    }
+}
+
+/// Whether `pattern` compiles the way `mapping` compiles folder globs (brackets literal, `\\`
+/// escapes, `*` crosses `/`), so a profile that loads also maps.
+fn check_glob(pattern: &str) -> Result<(), String> {
+    let mut glob = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.trim().chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                glob.push('\\');
+                if let Some(next) = chars.next() {
+                    glob.push(next);
+                }
+            }
+            '[' | ']' => {
+                glob.push('\\');
+                glob.push(c);
+            }
+            _ => glob.push(c),
+        }
+    }
+    globset::GlobBuilder::new(&glob)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map(|_| ())
+        .map_err(|e| {
+            // globset suggests `[{]`, which is a literal bracket pair in our syntax.
+            let kind = e.kind().to_string();
+            kind.split(" (maybe escape")
+                .next()
+                .unwrap_or(&kind)
+                .to_owned()
+        })
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `YYYY-MM-DD`, nothing looser: `2020-1-1` is refused so that every profile reads alike.
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// A size in bytes: `100000`, `50MB`, `68 MB`, `1.5GB`, `512KiB`. KB/MB/GB/TB are powers of
+/// 1000 (as mail providers quote limits), KiB/MiB/GiB/TiB powers of 1024; units are
+/// case-insensitive. Fractions of a unit round down to whole bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let bad = || format!("'{s}' is not a size");
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = (&s[..split], s[split..].trim());
+    let multiplier: u128 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(format!("'{s}': unknown unit '{unit}'")),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty())
+        || fraction.contains('.')
+        || fraction.len() > 12
+        || whole.len() > 20
+    {
+        return Err(bad());
+    }
+    if !fraction.is_empty() && multiplier == 1 {
+        return Err(format!("'{s}': a number of bytes must be whole"));
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let scale = 10u128.pow(fraction.len() as u32);
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().map_err(|_| bad())?
+    };
+    let bytes = whole
+        .checked_mul(multiplier)
+        .and_then(|b| b.checked_add(fraction * multiplier / scale))
+        .ok_or_else(|| format!("'{s}' is too large"))?;
+    u64::try_from(bytes).map_err(|_| format!("'{s}' is too large"))
+}
+
+/// "did you mean 'x'? (known providers: a, b)" or just the list.
+fn suggest(given: &str, valid: &[&str], what: &str) -> String {
+    let list = valid.join(", ");
+    match nearest(given, valid) {
+        Some(best) => format!("did you mean '{best}'? ({what}: {list})"),
+        None => format!("{what}: {list}"),
+    }
+}
+
+fn nearest<'a>(given: &str, valid: &[&'a str]) -> Option<&'a str> {
+    let given = given.to_lowercase();
+    let limit = match given.chars().count() {
+        0..=3 => 1,
+        4..=6 => 2,
+        _ => 3,
+    };
+    valid
+        .iter()
+        .map(|v| (strsim::damerau_levenshtein(&given, &v.to_lowercase()), *v))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// serde_yaml errors -> ProfileError
+
+/// How serde and serde_yaml start the messages we rewrite. serde_yaml writes
+/// `path.to.key: message at line L column C`, or `message` alone at the top level.
+const SERDE_PHRASES: &[&str] = &[
+    "unknown field `",
+    "unknown variant `",
+    "invalid type: ",
+    "invalid value: ",
+    "missing field `",
+    "duplicate field `",
+    "invalid length ",
+    "\u{1e}",
+];
+
+fn from_yaml_error(err: &serde_yaml::Error, file: &Path) -> ProfileError {
+    let line = err.location().map(|l| l.line());
+    let full = err.to_string();
+    let mut error = ProfileError {
+        file: file.to_path_buf(),
+        line,
+        key: None,
+        message: String::new(),
+        hint: None,
+    };
+    let Some((path, rest)) = split_serde_path(&full) else {
+        // A libyaml syntax error: "did not find expected key at line 4 column 4, while ...".
+        let problem = full.split(" at line ").next().unwrap_or(&full);
+        error.message = format!("YAML syntax error: {problem}");
+        error.hint = Some(
+            "check the indentation (spaces, not tabs) and quoting on this line or the one above"
+                .into(),
+        );
+        return error;
+    };
+    let rest = strip_position(rest);
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let at_path = (!path.is_empty()).then(|| path.to_owned());
+
+    if let Some(own) = rest.strip_prefix(OWN_MESSAGE) {
+        let (message, hint) = own.split_once(HINT_SEPARATOR).unwrap_or((own, ""));
+        error.key = at_path;
+        error.message = message.to_owned();
+        error.hint = (!hint.is_empty()).then(|| hint.to_owned());
+    } else if let Some(r) = rest.strip_prefix("unknown field `") {
+        let (name, after) = r.split_once('`').unwrap_or((r, ""));
+        let valid = backticked(after);
+        error.key = Some(join(name));
+        error.message = "unknown key".into();
+        error.hint = Some(suggest(name, &valid, "valid keys"));
+    } else if let Some(r) = rest.strip_prefix("unknown variant `") {
+        let (name, after) = r.split_once('`').unwrap_or((r, ""));
+        let valid = backticked(after);
+        error.key = at_path;
+        error.message = format!("unknown value '{name}'");
+        error.hint = Some(suggest(name, &valid, "valid values"));
+    } else if let Some(r) = rest.strip_prefix("missing field `") {
+        let name = r.split('`').next().unwrap_or(r);
+        error.key = Some(join(name));
+        error.message = "required key is missing".into();
+        error.hint = example_hint(name);
+    } else if let Some(r) = rest.strip_prefix("duplicate field `") {
+        let name = r.split('`').next().unwrap_or(r);
+        error.key = Some(join(name));
+        error.message = "key given twice".into();
+    } else if let Some(r) = rest
+        .strip_prefix("invalid type: ")
+        .or_else(|| rest.strip_prefix("invalid value: "))
+    {
+        let (found, expected) = r.rsplit_once(", expected ").unwrap_or((r, "?"));
+        error.message = format!("expected {}, found {found}", plain_type(expected));
+        error.hint = example_hint(last_key(path));
+        error.key = at_path;
+    } else {
+        error.key = at_path;
+        error.message = rest.to_owned();
+    }
+    error
+}
+
+/// Splits serde_yaml's `path: message` at the message's known start.
+fn split_serde_path(full: &str) -> Option<(&str, &str)> {
+    if SERDE_PHRASES.iter().any(|p| full.starts_with(p)) {
+        return Some(("", full));
+    }
+    SERDE_PHRASES
+        .iter()
+        .filter_map(|p| full.find(&format!(": {p}")))
+        .min()
+        .map(|i| (&full[..i], &full[i + 2..]))
+}
+
+/// Drops serde_yaml's trailing " at line L column C"; the line is kept separately.
+fn strip_position(message: &str) -> &str {
+    if let Some(i) = message.rfind(" at line ") {
+        let tail = &message[i + " at line ".len()..];
+        let mut parts = tail.split(" column ");
+        if let (Some(l), Some(c), None) = (parts.next(), parts.next(), parts.next())
+            && l.chars().all(|c| c.is_ascii_digit())
+            && c.chars().all(|c| c.is_ascii_digit())
+        {
+            return &message[..i];
+        }
+    }
+    message
+}
+
+/// The words between backticks: serde's "expected one of `a`, `b`" lists.
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+fn plain_type(expected: &str) -> &str {
+    match expected {
+        "u16" => "a number from 1 to 65535",
+        "usize" | "u64" | "u32" | "u8" | "i64" | "i32" => "a whole number",
+        "a boolean" => "true or false",
+        "a sequence" => "a list",
+        "a string" => "text",
+        e if e.starts_with("struct ") || e == "a map" || e == "map" => "a mapping (key: value)",
+        e => e,
+    }
+}
+
+fn last_key(path: &str) -> &str {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    last.split('[').next().unwrap_or(last)
+}
+
+fn example_hint(key: &str) -> Option<String> {
+    let hint = match key {
+        "port" => "e.g. port: 993",
+        "workers" => "e.g. workers: 4",
+        "allow_insecure" => "write true or false",
+        "compression_level" => "a zstd level from 1 to 22, e.g. compression_level: 3",
+        "include" | "exclude" => "a list of globs, e.g. include: [\"*\"]",
+        "map" => "source folder: target folder pairs, e.g. map: { \"工作\": \"Projects/Work\" }",
+        "password" => PASSWORD_HINT,
+        "user" => "e.g. user: alice@163.com",
+        "source" => "give one of imap, archive, mbox, eml_dir, maildir",
+        "target" => "give imap or archive",
+        "since" | "before" => DATE_HINT,
+        "max_size" | "max_attachment_size" => SIZE_HINT,
+        "path" => "e.g. path: backups/alice",
+        _ => return None,
+    };
+    Some(hint.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locator: the line a dotted key path is written on
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// 1-based line of `key` (`source.imap.host`, `folders.include[1]`) in the YAML `text`, or of
+/// its nearest written ancestor. Understands block mappings and sequences and flow
+/// collections on one line; enough for profiles, not a YAML parser.
+fn locate(text: &str, key: &str) -> Option<usize> {
+    let want = parse_key_path(key);
+    let lines = key_lines(text);
+    (1..=want.len()).rev().find_map(|n| {
+        lines
+            .iter()
+            .find(|(path, _)| path.as_slice() == &want[..n])
+            .map(|(_, line)| *line)
+    })
+}
+
+fn parse_key_path(key: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in key.split('.') {
+        let (name, mut rest) = part.find('[').map_or((part, ""), |i| part.split_at(i));
+        if !name.is_empty() {
+            out.push(Seg::Key(name.to_owned()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let Some((n, after)) = r.split_once(']') else {
+                break;
+            };
+            if let Ok(i) = n.parse() {
+                out.push(Seg::Index(i));
+            }
+            rest = after;
+        }
+    }
+    out
+}
+
+/// Every key and sequence item written in `text`, with its path and line.
+fn key_lines(text: &str) -> Vec<(Vec<Seg>, usize)> {
+    let mut out = Vec::new();
+    // Open block collections: (indent, path, next sequence index).
+    let mut stack: Vec<(usize, Vec<Seg>, usize)> = Vec::new();
+    let mut block_scalar: Option<usize> = None;
+    for (i, raw_line) in text.lines().enumerate() {
+        let line = i + 1;
+        let content = strip_comment(raw_line);
+        let body = content.trim();
+        if body.is_empty() {
+            continue;
+        }
+        let indent = content.len() - content.trim_start().len();
+        if let Some(scalar_indent) = block_scalar {
+            if indent > scalar_indent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        if body == "---" || body == "..." || body.starts_with('%') {
+            continue;
+        }
+        if body == "-" || body.starts_with("- ") {
+            while stack.last().is_some_and(|f| f.0 > indent) {
+                stack.pop();
+            }
+            let Some(parent) = stack.last_mut() else {
+                continue;
+            };
+            let mut path = parent.1.clone();
+            path.push(Seg::Index(parent.2));
+            parent.2 += 1;
+            out.push((path.clone(), line));
+            scan_flow(body[1..].trim_start(), &path, line, &mut out);
+            continue;
+        }
+        let Some((key, value)) = split_key(body) else {
+            continue;
+        };
+        while stack.last().is_some_and(|f| f.0 >= indent) {
+            stack.pop();
+        }
+        let mut path = stack.last().map(|f| f.1.clone()).unwrap_or_default();
+        path.push(Seg::Key(key));
+        out.push((path.clone(), line));
+        let value = value.trim();
+        if value.starts_with('|') || value.starts_with('>') {
+            block_scalar = Some(indent);
+        } else {
+            scan_flow(value, &path, line, &mut out);
+        }
+        stack.push((indent, path, 0));
+    }
+    out
+}
+
+/// The line without its `# comment` (a `#` at the start or after a blank, outside quotes).
+fn strip_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' && prev.is_whitespace() => return &line[..i],
+            None => {}
+        }
+        prev = c;
+    }
+    line
+}
+
+/// `key: value` -> (key, value), with `"quoted": keys` unquoted.
+fn split_key(body: &str) -> Option<(String, &str)> {
+    if body.starts_with(['"', '\'']) {
+        let (key, used) = read_quoted(body)?;
+        let value = body[used..].trim_start().strip_prefix(':')?;
+        return Some((key, value));
+    }
+    if body.starts_with(['{', '[', '&', '*', '!', '?']) {
+        return None;
+    }
+    let colon = body
+        .char_indices()
+        .find(|&(i, c)| {
+            c == ':'
+                && body[i + 1..]
+                    .chars()
+                    .next()
+                    .is_none_or(|n| n == ' ' || n == '\t')
+        })
+        .map(|(i, _)| i)?;
+    Some((body[..colon].trim().to_owned(), &body[colon + 1..]))
+}
+
+/// Records the keys and items of a flow collection (`{ a: 1, b: [x, y] }`) written on one line.
+fn scan_flow(value: &str, path: &[Seg], line: usize, out: &mut Vec<(Vec<Seg>, usize)>) {
+    if value.starts_with(['{', '[']) {
+        let mut flow = Flow {
+            chars: value.chars().collect(),
+            pos: 0,
+            line,
+            out,
+        };
+        flow.value(path);
+    }
+}
+
+struct Flow<'a> {
+    chars: Vec<char>,
+    pos: usize,
+    line: usize,
+    out: &'a mut Vec<(Vec<Seg>, usize)>,
+}
+
+impl Flow<'_> {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn skip_blanks(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self, path: &[Seg]) {
+        self.skip_blanks();
+        match self.peek() {
+            Some('{') => {
+                self.pos += 1;
+                loop {
+                    self.skip_blanks();
+                    match self.peek() {
+                        None => return,
+                        Some('}') => {
+                            self.pos += 1;
+                            return;
+                        }
+                        Some(',') => {
+                            self.pos += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let start = self.pos;
+                    let key = self.scalar(&[':', ',', '}']);
+                    let mut p = path.to_vec();
+                    p.push(Seg::Key(key));
+                    self.out.push((p.clone(), self.line));
+                    self.skip_blanks();
+                    if self.peek() == Some(':') {
+                        self.pos += 1;
+                        self.value(&p);
+                    }
+                    if self.pos == start {
+                        self.pos += 1;
+                    }
+                }
+            }
+            Some('[') => {
+                self.pos += 1;
+                let mut index = 0;
+                loop {
+                    self.skip_blanks();
+                    match self.peek() {
+                        None => return,
+                        Some(']') => {
+                            self.pos += 1;
+                            return;
+                        }
+                        Some(',') => {
+                            self.pos += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let start = self.pos;
+                    let mut p = path.to_vec();
+                    p.push(Seg::Index(index));
+                    index += 1;
+                    self.out.push((p.clone(), self.line));
+                    self.value(&p);
+                    if self.pos == start {
+                        self.pos += 1;
+                    }
+                }
+            }
+            _ => {
+                self.scalar(&[',', '}', ']']);
+            }
+        }
+    }
+
+    /// A quoted or plain scalar, ending before any of `stops`.
+    fn scalar(&mut self, stops: &[char]) -> String {
+        self.skip_blanks();
+        if self.peek().is_some_and(|c| c == '"' || c == '\'') {
+            let rest: String = self.chars[self.pos..].iter().collect();
+            return match read_quoted(&rest) {
+                Some((text, used)) => {
+                    self.pos += rest[..used].chars().count();
+                    text
+                }
+                None => {
+                    self.pos = self.chars.len();
+                    String::new()
+                }
+            };
+        }
+        let start = self.pos;
+        while self.peek().is_some_and(|c| !stops.contains(&c)) {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_owned()
+    }
+}
+
+/// The quoted scalar `s` starts with: its text and the bytes it spans. `\x` in double quotes
+/// reads as `x` and `''` in single quotes as `'`, which is all a key comparison needs.
+fn read_quoted(s: &str) -> Option<(String, usize)> {
+    let mut chars = s.char_indices();
+    let (_, quote) = chars.next()?;
+    let mut text = String::new();
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            if quote == '\'' && s[i + 1..].starts_with('\'') {
+                chars.next();
+                text.push('\'');
+                continue;
+            }
+            return Some((text, i + 1));
+        }
+        if c == '\\' && quote == '"' {
+            if let Some((_, next)) = chars.next() {
+                text.push(next);
+            }
+            continue;
+        }
+        text.push(c);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "profiles/x.yaml";
+
+    fn parse(text: &str) -> Result<Profile, ProfileError> {
+        Profile::parse(text, Path::new(FILE))
+    }
+
+    fn parse_err(text: &str) -> ProfileError {
+        match parse(text) {
+            Ok(p) => panic!("expected an error, got {p:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn assert_err(e: &ProfileError, line: usize, key: &str, hint_has: &str) {
+        assert_eq!(e.file, Path::new(FILE), "{e}");
+        assert_eq!(e.line, Some(line), "{e}");
+        assert_eq!(e.key.as_deref(), Some(key), "{e}");
+        let hint = e.hint.as_deref().unwrap_or("");
+        assert!(
+            hint.contains(hint_has),
+            "hint {hint:?} lacks {hint_has:?}: {e}"
+        );
+    }
+
+    const QQ_TARGET: &str = "target:\n  imap: { provider: qq, user: \"123456@qq.com\", password: { env: QQ_AUTH_CODE } }\n";
+
+    fn with_source(source: &str) -> String {
+        format!("{source}{QQ_TARGET}")
+    }
+
+    const GOOD_SOURCE: &str = "source:\n  imap:\n    provider: \"163\"\n    user: alice@163.com\n    password: { env: SRC_PASSWORD }\n";
+
+    #[test]
+    fn minimal_163_to_qq_takes_the_presets() {
+        let p = parse(&with_source(GOOD_SOURCE)).unwrap();
+        let Source::Imap(src) = &p.source else {
+            panic!("{:?}", p.source)
+        };
+        assert_eq!(src.host, "imap.163.com");
+        assert_eq!(src.port, 993);
+        assert_eq!(src.tls, TlsMode::Implicit);
+        assert_eq!(src.provider.map(|p| p.id), Some("163"));
+        assert_eq!(src.password, PasswordSource::Env("SRC_PASSWORD".into()));
+        let Target::Imap(dst) = &p.target else {
+            panic!("{:?}", p.target)
+        };
+        assert_eq!(dst.host, "imap.qq.com");
+        assert_eq!(dst.user, "123456@qq.com");
+        assert_eq!(p.state_dir, Path::new("profiles/.mailferry"));
+        let expected = src
+            .provider
+            .unwrap()
+            .default_workers
+            .min(dst.provider.unwrap().default_workers);
+        assert_eq!(p.workers, expected);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn unknown_key_names_the_nearest_valid_one() {
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    hots: imap.163.com\n",
+        ));
+        assert_err(&e, 4, "source.imap.hots", "did you mean 'host'?");
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap()
+                .contains("valid keys: provider, host")
+        );
+        assert_eq!(e.message, "unknown key");
+        assert!(
+            e.to_string().starts_with(
+                "profiles/x.yaml line 4: source.imap.hots: unknown key; did you mean 'host'? (valid keys: provider, host,"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_in_flow_style_and_at_the_top() {
+        let e = parse_err(
+            "source:\n  mbox: a.mbox\ntarget:\n  imap: { provider: qq, usr: a, password: { env: X } }\n",
+        );
+        assert_err(&e, 4, "target.imap.usr", "did you mean 'user'?");
+        let e = parse_err(&format!("{}workres: 3\n", with_source(GOOD_SOURCE)));
+        assert_err(&e, 8, "workres", "did you mean 'workers'?");
+    }
+
+    #[test]
+    fn wrong_types_name_key_and_line() {
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    port: abc\n",
+        ));
+        assert_err(&e, 4, "source.imap.port", "port: 993");
+        assert!(e.message.contains("a number"), "{e}");
+        let e = parse_err(&format!("{}workers: many\n", with_source(GOOD_SOURCE)));
+        assert_err(&e, 8, "workers", "workers: 4");
+        assert!(e.message.contains("\"many\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_enum_value_suggests_the_nearest() {
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    tls: implict\n",
+        ));
+        assert_err(&e, 4, "source.imap.tls", "did you mean 'implicit'?");
+        assert!(e.hint.unwrap().contains("starttls"));
+    }
+
+    #[test]
+    fn yaml_syntax_error_has_a_line() {
+        let e = parse_err("source:\n  imap:\n    user: a\n   bad: [\n");
+        assert_eq!(e.line, Some(4), "{e}");
+        assert_eq!(e.key, None);
+        assert!(e.message.starts_with("YAML syntax error"), "{e}");
+        assert!(e.hint.unwrap().contains("indentation"));
+    }
+
+    #[test]
+    fn plain_password_is_refused_without_repeating_it() {
+        for value in ["\"hunter2-secret\"", "hunter2-secret", "123456789"] {
+            let text = with_source(&format!(
+                "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n    password: {value}\n"
+            ));
+            let e = parse_err(&text);
+            assert_err(&e, 5, "source.imap.password", "{ env: VAR }");
+            let all = format!("{e} {e:?}");
+            assert!(
+                all.contains("{ file: path }") && all.contains("{ command:"),
+                "{all}"
+            );
+            assert!(!all.contains("hunter2"), "{all}");
+            assert!(!all.contains("123456789"), "{all}");
+        }
+    }
+
+    #[test]
+    fn password_map_needs_exactly_one_source() {
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n    password: { env: A, file: b }\n",
+        ));
+        assert_err(&e, 5, "source.imap.password", "{ command:");
+        assert!(e.message.contains("env and file"), "{e}");
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n    password: {}\n",
+        ));
+        assert_err(&e, 5, "source.imap.password", "{ env: VAR }");
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n    password:\n      evn: X\n",
+        ));
+        assert_err(&e, 6, "source.imap.password.evn", "did you mean 'env'?");
+    }
+
+    #[test]
+    fn missing_password_and_user() {
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n",
+        ));
+        assert_err(&e, 2, "source.imap.password", "{ env: VAR }");
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    password: { env: X }\n",
+        ));
+        assert_err(&e, 2, "source.imap.user", "user: alice@163.com");
+    }
+
+    #[test]
+    fn impossible_values() {
+        let e = parse_err(&format!(
+            "{}filters:\n  since: 2024-01-01\n  before: 2020-01-01\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 10, "filters.before", "since is inclusive");
+        let e = parse_err(&format!(
+            "{}filters: {{ since: 2024-01-01, before: 2024-01-01 }}\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 8, "filters.before", "since is inclusive");
+        let e = parse_err(&format!("{}workers: 0\n", with_source(GOOD_SOURCE)));
+        assert_err(&e, 8, "workers", "default");
+        let e = parse_err(&format!(
+            "{GOOD_SOURCE}target:\n  archive:\n    path: b\n    compression_level: 23\n"
+        ));
+        assert_err(
+            &e,
+            9,
+            "target.archive.compression_level",
+            "1 (fastest) to 22",
+        );
+        let e = parse_err(&format!(
+            "{}filters:\n  max_size: 50XB\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 9, "filters.max_size", "KiB");
+        assert!(e.message.contains("'50XB'"), "{e}");
+        let e = parse_err(&format!(
+            "{}filters:\n  since: 2020-13-01\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 9, "filters.since", "YYYY-MM-DD");
+        let e = parse_err(&format!(
+            "{}filters:\n  since: 2020-1-1\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 9, "filters.since", "YYYY-MM-DD");
+    }
+
+    #[test]
+    fn plain_imap_to_a_remote_host_needs_an_explicit_opt_out() {
+        let src = "source:\n  imap:\n    host: mail.example.com\n    tls: none\n    user: a\n    password: { env: X }\n";
+        let e = parse_err(&with_source(src));
+        assert_err(&e, 4, "source.imap.tls", "allow_insecure: true");
+        assert!(e.message.contains("mail.example.com"), "{e}");
+
+        let opted = src.replace("tls: none\n", "tls: none\n    allow_insecure: true\n");
+        let p = parse(&with_source(&opted)).unwrap();
+        let Source::Imap(a) = p.source else { panic!() };
+        assert_eq!(
+            (a.port, a.tls, a.allow_insecure),
+            (143, TlsMode::None, true)
+        );
+
+        for host in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+        ] {
+            let text = src.replace("mail.example.com", &format!("\"{host}\""));
+            assert!(parse(&with_source(&text)).is_ok(), "{host}");
+        }
+        let text = src.replace("mail.example.com", "128.0.0.1");
+        assert!(parse(&with_source(&text)).is_err());
+    }
+
+    #[test]
+    fn unknown_provider_lists_the_known_ones() {
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"1633\"\n    user: a\n    password: { env: X }\n",
+        ));
+        assert_err(&e, 3, "source.imap.provider", "did you mean '163'?");
+        let hint = e.hint.unwrap();
+        for id in [
+            "qq", "foxmail", "exmail", "163", "126", "yeah", "gmail", "outlook",
+        ] {
+            assert!(hint.contains(id), "{hint}");
+        }
+    }
+
+    #[test]
+    fn missing_host_without_provider() {
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    user: a\n    password: { env: X }\n",
+        ));
+        assert_err(&e, 2, "source.imap.host", "provider:");
+    }
+
+    #[test]
+    fn host_alone_finds_the_preset_and_ports_follow_tls() {
+        let p = parse(&with_source(
+            "source:\n  imap:\n    host: imap.126.com\n    user: a\n    password: { env: X }\n",
+        ))
+        .unwrap();
+        let Source::Imap(a) = &p.source else { panic!() };
+        assert_eq!(a.provider.map(|p| p.id), Some("126"));
+        assert_eq!(a.port, 993);
+        assert!(
+            p.notes.iter().any(|n| n.contains("imap.126.com")),
+            "{:?}",
+            p.notes
+        );
+
+        let p = parse(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    tls: starttls\n    user: a\n    password: { env: X }\n",
+        ))
+        .unwrap();
+        let Source::Imap(a) = &p.source else { panic!() };
+        assert_eq!((a.host.as_str(), a.port), ("imap.163.com", 143));
+
+        let p = parse(&with_source(
+            "source:\n  imap:\n    host: mail.example.org\n    user: a\n    password: { env: X }\n",
+        ))
+        .unwrap();
+        let Source::Imap(a) = &p.source else { panic!() };
+        assert_eq!(
+            (a.port, a.tls, a.provider.is_none()),
+            (993, TlsMode::Implicit, true)
+        );
+    }
+
+    #[test]
+    fn source_and_target_need_exactly_one_kind() {
+        let e = parse_err(&with_source("source:\n  mbox: a.mbox\n  maildir: m\n"));
+        assert_err(&e, 1, "source", "imap, archive, mbox, eml_dir, maildir");
+        assert!(e.message.contains("mbox and maildir"), "{e}");
+        let e = parse_err(&with_source("source: {}\n"));
+        assert_err(&e, 1, "source", "exactly one");
+        let e = parse_err(
+            "source:\n  mbox: a.mbox\ntarget:\n  archive: { path: x }\n  imap: { provider: qq, user: a, password: { env: X } }\n",
+        );
+        assert_err(&e, 3, "target", "imap, archive");
+        let e = parse_err("source:\n  archive: { path: old }\ntarget:\n  archive: { path: new }\n");
+        assert_err(&e, 4, "target.archive", "target: imap");
+        assert!(e.message.contains("nothing to do"), "{e}");
+    }
+
+    #[test]
+    fn glob_check_matches_the_mapper() {
+        for ok in ["*", "[Gmail]/*", "[abc", "病毒*", "{a,b}/x", "a\\{b"] {
+            assert_eq!(check_glob(ok), Ok(()), "{ok}");
+        }
+        for bad in ["a{b", "x\\"] {
+            assert!(check_glob(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_glob_names_the_list_item() {
+        let e = parse_err(&format!(
+            "{}folders:\n  include:\n    - \"*\"\n    - \"{{abc\"\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 11, "folders.include[1]", "globs use");
+        assert!(e.message.contains("{abc"), "{e}");
+        let e = parse_err(&format!(
+            "{}folders:\n  exclude: [\"垃圾邮件\", \"a{{b\"]\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 9, "folders.exclude[1]", "globs use");
+    }
+
+    #[test]
+    fn folder_map_keys_and_targets_are_checked() {
+        let e = parse_err(&format!(
+            "{}folders:\n  map:\n    \"\\\\Snet\": Sent\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 10, "folders.map.\\Snet", "\\Sent");
+        let e = parse_err(&format!(
+            "{}folders:\n  map: {{ \"工作\": \"Projects//Work\" }}\n",
+            with_source(GOOD_SOURCE)
+        ));
+        assert_err(&e, 9, "folders.map.工作", "Projects/Work");
+        let p = parse(&format!(
+            "{}folders:\n  map: {{ \"\\\\Sent\": \"已发送\", 工作: Projects/Work }}\n",
+            with_source(GOOD_SOURCE)
+        ))
+        .unwrap();
+        assert_eq!(p.folders.map.len(), 2);
+    }
+
+    #[test]
+    fn paths_resolve_against_the_profile_directory() {
+        let text = "source:\n  mbox: { path: takeout/All.mbox }\ntarget:\n  archive: { path: /abs/backup, format: tar }\nstate_dir: state\n";
+        let p = parse(text).unwrap();
+        let Source::Mbox { path } = &p.source else {
+            panic!()
+        };
+        assert_eq!(path, Path::new("profiles/takeout/All.mbox"));
+        let Target::Archive(a) = &p.target else {
+            panic!()
+        };
+        assert_eq!(a.path, Path::new("/abs/backup"));
+        assert_eq!((a.format, a.compression_level), (ArchiveFormat::Tar, 3));
+        assert_eq!(p.state_dir, Path::new("profiles/state"));
+        assert_eq!(p.workers, DEFAULT_WORKERS);
+
+        let p =
+            parse("source:\n  maildir: ../Maildir\ntarget:\n  archive:\n    path: b\n").unwrap();
+        let Source::Maildir { path } = &p.source else {
+            panic!()
+        };
+        assert_eq!(path, Path::new("profiles/../Maildir"));
+        let Target::Archive(a) = &p.target else {
+            panic!()
+        };
+        assert_eq!(a.format, ArchiveFormat::Mbox);
+    }
+
+    #[test]
+    fn workers_above_a_presets_cap_are_capped_with_a_note() {
+        let qq_max = providers::lookup("qq").unwrap().max_workers;
+        let p = parse(&format!("{}workers: 64\n", with_source(GOOD_SOURCE))).unwrap();
+        assert!(p.workers <= qq_max);
+        assert!(
+            p.notes.iter().any(|n| n.contains("workers capped at")),
+            "{:?}",
+            p.notes
+        );
+        let p = parse(&format!("{}workers: 1\n", with_source(GOOD_SOURCE))).unwrap();
+        assert_eq!(p.workers, 1);
+        assert!(p.notes.is_empty());
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let text = r#"
+source:
+  imap:
+    provider: "163"
+    host: imap.163.com
+    port: 993
+    tls: implicit
+    ca_file: certs/ca.pem
+    user: alice@163.com
+    password: { env: SRC_PASSWORD }   # the authorization code
+    allow_insecure: false
+target:
+  imap: { provider: qq, user: "123456@qq.com", password: { command: "pass show mail/qq" } }
+folders:
+  include: ["*"]
+  exclude: ["垃圾邮件", "病毒*"]
+  map: { "工作": "Projects/Work" }
+filters:
+  since: 2020-01-01
+  before: 2024-01-01
+  attachments: only
+  max_attachment_size: 50MB
+  max_size: 68 MB
+workers: 2
+state_dir: .mailferry
+"#;
+        let p = parse(text).unwrap();
+        let Source::Imap(a) = &p.source else { panic!() };
+        assert_eq!(
+            a.ca_file.as_deref(),
+            Some(Path::new("profiles/certs/ca.pem"))
+        );
+        assert_eq!(p.folders.exclude, ["垃圾邮件", "病毒*"]);
+        assert_eq!(
+            p.folders.map.get("工作").map(String::as_str),
+            Some("Projects/Work")
+        );
+        assert_eq!(p.filters.since, NaiveDate::from_ymd_opt(2020, 1, 1));
+        assert_eq!(p.filters.attachments, AttachmentFilter::Only);
+        assert_eq!(p.filters.max_attachment_size, Some(50_000_000));
+        assert_eq!(p.filters.max_size, Some(68_000_000));
+        assert_eq!(p.workers, 2);
+        let Target::Imap(t) = &p.target else { panic!() };
+        assert_eq!(
+            t.password,
+            PasswordSource::Command("pass show mail/qq".into())
+        );
+    }
+
+    #[test]
+    fn empty_profile_and_unreadable_file() {
+        let e = parse_err("# nothing here\n\n");
+        assert!(e.message.contains("empty"), "{e}");
+        let e = Profile::load(Path::new("/nonexistent/mailferry/profile.yaml")).unwrap_err();
+        assert_eq!(e.line, None);
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/mailferry/profile.yaml: cannot read")
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100000"), Ok(100_000));
+        assert_eq!(parse_size("50MB"), Ok(50_000_000));
+        assert_eq!(parse_size("68 MB"), Ok(68_000_000));
+        assert_eq!(parse_size("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("512KiB"), Ok(524_288));
+        assert_eq!(parse_size("1MiB"), Ok(1_048_576));
+        assert_eq!(parse_size("50mb"), Ok(50_000_000));
+        assert_eq!(parse_size("0.5KiB"), Ok(512));
+        assert!(parse_size("50XB").is_err());
+        assert!(parse_size("1.5").is_err());
+        assert!(parse_size("MB").is_err());
+        assert!(parse_size("1.2.3MB").is_err());
+        assert!(parse_size("99999999999999999999TB").is_err());
+        assert!(parse_size("-5MB").is_err());
+    }
+
+    #[test]
+    fn locator_handles_block_flow_sequences_and_comments() {
+        let text = "# comment: with colon\nsource:\n  imap: { provider: qq, password: { env: X } }\nfolders:\n  include:\n  - a\n  - \"b # not a comment\"\n  exclude: [x, y]\n  map:\n    \"工作\": W   # trailing\nfilters:\n  since: |\n    fake: 1\n  before: x\n";
+        assert_eq!(locate(text, "source.imap.password.env"), Some(3));
+        assert_eq!(locate(text, "source.imap.host"), Some(3));
+        assert_eq!(locate(text, "folders.include[1]"), Some(7));
+        assert_eq!(locate(text, "folders.exclude[1]"), Some(8));
+        assert_eq!(locate(text, "folders.map.工作"), Some(10));
+        assert_eq!(locate(text, "filters.before"), Some(14));
+        assert_eq!(locate(text, "filters.fake"), Some(11));
+        assert_eq!(locate(text, "target.imap"), None);
+    }
+
+    #[test]
+    fn env_password_resolution() {
+        let s = env_secret("X", Some("code".into())).unwrap();
+        assert_eq!(s.expose(), "code");
+        let e = env_secret("MF_AUTH", Some("".into())).unwrap_err();
+        assert!(e.to_string().contains("MF_AUTH"), "{e}");
+        let e = PasswordSource::Env("MAILFERRY_TEST_SURELY_UNSET_71".into())
+            .resolve()
+            .unwrap_err();
+        assert!(matches!(e, SecretError::EnvMissing { .. }));
+        assert!(
+            e.to_string().contains("MAILFERRY_TEST_SURELY_UNSET_71"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn file_and_command_password_resolution_never_show_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("code");
+        std::fs::write(&file, "topsecret-code\n").unwrap();
+        let s = PasswordSource::File(file.clone()).resolve().unwrap();
+        assert_eq!(s.expose(), "topsecret-code");
+        assert_eq!(format!("{s:?}"), "[REDACTED]");
+
+        let missing = dir.path().join("missing");
+        let e = PasswordSource::File(missing.clone()).resolve().unwrap_err();
+        assert!(e.to_string().contains(&*missing.to_string_lossy()), "{e}");
+
+        let cat = format!("cat '{}'", file.display());
+        let s = PasswordSource::Command(cat.clone()).resolve().unwrap();
+        assert_eq!(s.expose(), "topsecret-code");
+        let s = PasswordSource::Command("printf 'a b\\n\\n'".into())
+            .resolve()
+            .unwrap();
+        assert_eq!(s.expose(), "a b\n", "only one newline is trimmed");
+
+        let failing = format!("{cat}; exit 3");
+        let e = PasswordSource::Command(failing.clone())
+            .resolve()
+            .unwrap_err();
+        let all = format!("{e} {e:?}");
+        assert!(all.contains(&failing) && all.contains('3'), "{all}");
+        assert!(!all.contains("topsecret"), "{all}");
+
+        let e = PasswordSource::Command("true".into())
+            .resolve()
+            .unwrap_err();
+        assert!(matches!(e, SecretError::CommandEmpty { .. }));
+    }
+}

@@ -1,1 +1,196 @@
-//! (in progress)
+//! The end-of-run summary, for people (a table) and machines (one JSON object).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FolderReport {
+    pub source: String,
+    pub target: String,
+    pub selected: u64,
+    pub copied: u64,
+    pub already_present: u64,
+    pub filtered: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Flags and keywords the target folder cannot store (its PERMANENTFLAGS lack them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags_not_kept: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub folder: String,
+    pub uid: u32,
+    pub message_id: Option<String>,
+    /// The server's words.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub copied: u64,
+    pub already_present: u64,
+    pub filtered: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub folders: Vec<FolderReport>,
+    pub failures: Vec<Failure>,
+    /// Target folders created by this run (or that a dry run would create).
+    pub created_folders: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub dry_run: bool,
+    /// The run stopped early (Ctrl-C); rerun the same command to resume.
+    pub cancelled: bool,
+}
+
+impl Report {
+    pub fn add_up(&mut self) {
+        self.copied = self.folders.iter().map(|f| f.copied).sum();
+        self.already_present = self.folders.iter().map(|f| f.already_present).sum();
+        self.filtered = self.folders.iter().map(|f| f.filtered).sum();
+        self.failed = self.folders.iter().map(|f| f.failed).sum();
+        self.bytes = self.folders.iter().map(|f| f.bytes).sum();
+    }
+
+    /// 0 when everything selected is on the target, 1 when some messages failed or the run
+    /// was stopped early.
+    pub fn exit_code(&self) -> i32 {
+        if self.failed > 0 || self.cancelled { 1 } else { 0 }
+    }
+
+    /// The human table.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let verb = if self.dry_run { "to copy" } else { "copied" };
+        let w = self
+            .folders
+            .iter()
+            .map(|f| f.source.chars().count().max(f.target.chars().count()))
+            .max()
+            .unwrap_or(6)
+            .clamp(6, 40);
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:<w$}  {:>8} {:>8} {:>8} {:>8} {:>6} {:>10}",
+            "source", "target", "selected", verb, "present", "filtered", "failed", "bytes"
+        );
+        for f in &self.folders {
+            let _ = writeln!(
+                out,
+                "{:<w$}  {:<w$}  {:>8} {:>8} {:>8} {:>8} {:>6} {:>10}",
+                pad(&f.source, w),
+                pad(&f.target, w),
+                f.selected,
+                f.copied,
+                f.already_present,
+                f.filtered,
+                f.failed,
+                human_bytes(f.bytes)
+            );
+            if !f.flags_not_kept.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  note: the target cannot keep {} in {}",
+                    f.flags_not_kept.join(" "),
+                    f.target
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "total: {} {verb}, {} already present, {} filtered out, {} failed, {} in {:.1}s",
+            self.copied,
+            self.already_present,
+            self.filtered,
+            self.failed,
+            human_bytes(self.bytes),
+            self.seconds
+        );
+        if !self.created_folders.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} folders: {}",
+                if self.dry_run { "would create" } else { "created" },
+                self.created_folders.join(", ")
+            );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(out, "failed messages (a rerun retries exactly these):");
+            for f in &self.failures {
+                let _ = writeln!(
+                    out,
+                    "  {} uid {} {}: {}",
+                    f.folder,
+                    f.uid,
+                    f.message_id.as_deref().unwrap_or("(no Message-ID)"),
+                    f.reason
+                );
+            }
+        }
+        if self.cancelled {
+            let _ = writeln!(
+                out,
+                "stopped early; progress is saved. Run the same command again to finish."
+            );
+        }
+        out
+    }
+}
+
+/// Pads by characters, not bytes, so CJK names line up reasonably.
+fn pad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n > w {
+        let cut: String = s.chars().take(w.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_reflects_failures() {
+        let mut r = Report::default();
+        assert_eq!(r.exit_code(), 0);
+        r.folders.push(FolderReport {
+            failed: 1,
+            ..Default::default()
+        });
+        r.add_up();
+        assert_eq!(r.exit_code(), 1);
+        assert!(r.render().contains("1 failed"));
+    }
+
+    #[test]
+    fn bytes_read_well() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+}

@@ -15,10 +15,14 @@ pub fn chunks(uids: &[u32], max_uids: usize) -> Vec<(String, Vec<u32>)> {
     let mut members: Vec<u32> = Vec::new();
     let mut i = 0;
     while i < sorted.len() {
+        if members.len() >= max_uids {
+            out.push((std::mem::take(&mut text), std::mem::take(&mut members)));
+        }
+        let room = max_uids - members.len();
         let start = sorted[i];
         let mut end = start;
         let mut j = i + 1;
-        while j < sorted.len() && sorted[j] == end + 1 && members.len() + (j - i) < max_uids {
+        while j < sorted.len() && sorted[j] == end + 1 && j - i < room {
             end = sorted[j];
             j += 1;
         }
@@ -27,10 +31,7 @@ pub fn chunks(uids: &[u32], max_uids: usize) -> Vec<(String, Vec<u32>)> {
         } else {
             format!("{start}:{end}")
         };
-        let full = !members.is_empty()
-            && (text.len() + 1 + piece.len() > MAX_SET_CHARS
-                || members.len() + (j - i) > max_uids);
-        if full {
+        if !members.is_empty() && text.len() + 1 + piece.len() > MAX_SET_CHARS {
             out.push((std::mem::take(&mut text), std::mem::take(&mut members)));
         }
         if !text.is_empty() {

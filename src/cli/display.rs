@@ -1,0 +1,149 @@
+//! Shows progress events: indicatif bars on a terminal, a line every few seconds otherwise,
+//! JSON lines with `--json`.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mailferry::progress::{Event, Progress};
+
+enum Mode {
+    Json,
+    Bars {
+        _multi: MultiProgress,
+        overall: ProgressBar,
+    },
+    Lines {
+        last: Instant,
+    },
+}
+
+struct State {
+    mode: Mode,
+    done: u64,
+    total: u64,
+    bytes: u64,
+    started: Instant,
+}
+
+pub struct Display {
+    state: Mutex<State>,
+}
+
+impl Display {
+    pub fn new(json: bool) -> Self {
+        let mode = if json {
+            Mode::Json
+        } else if std::io::stderr().is_terminal() {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} messages  {msg}  {per_sec}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            overall.enable_steady_tick(Duration::from_millis(200));
+            Mode::Bars {
+                _multi: multi,
+                overall,
+            }
+        } else {
+            Mode::Lines {
+                last: Instant::now(),
+            }
+        };
+        Display {
+            state: Mutex::new(State {
+                mode,
+                done: 0,
+                total: 0,
+                bytes: 0,
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Ok(st) = self.state.lock() {
+            if let Mode::Bars { overall, .. } = &st.mode {
+                overall.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Progress for Display {
+    fn event(&self, event: Event) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        match &event {
+            Event::Planned { messages, .. } => st.total = *messages,
+            Event::Copied { bytes, .. } => {
+                st.done += 1;
+                st.bytes += bytes;
+            }
+            Event::Failed { .. } | Event::Filtered { .. } => st.done += 1,
+            _ => {}
+        }
+        let (done, total, bytes, elapsed) = (st.done, st.total, st.bytes, st.started.elapsed());
+        match &mut st.mode {
+            Mode::Json => {
+                if let Ok(line) = serde_json::to_string(&event) {
+                    println!("{line}");
+                }
+            }
+            Mode::Bars { overall, .. } => {
+                overall.set_length(total);
+                overall.set_position(done);
+                overall.set_message(mailferry::report::human_bytes(bytes));
+                match &event {
+                    Event::Failed { folder, uid, reason } => overall
+                        .suspend(|| eprintln!("failed: {folder} uid {uid}: {reason}")),
+                    Event::Reconnecting { side, reason, .. } => overall
+                        .suspend(|| eprintln!("reconnecting to the {side}: {reason}")),
+                    Event::Warning { message } => {
+                        overall.suspend(|| eprintln!("warning: {message}"))
+                    }
+                    Event::FolderDone { source } => {
+                        overall.suspend(|| eprintln!("done: {source}"))
+                    }
+                    _ => {}
+                }
+            }
+            Mode::Lines { last } => {
+                let line = match &event {
+                    Event::Failed { folder, uid, reason } => {
+                        Some(format!("failed: {folder} uid {uid}: {reason}"))
+                    }
+                    Event::Reconnecting { side, reason, .. } => {
+                        Some(format!("reconnecting to the {side}: {reason}"))
+                    }
+                    Event::Warning { message } => Some(format!("warning: {message}")),
+                    Event::FolderDone { source } => Some(format!("done: {source}")),
+                    Event::Planned {
+                        messages,
+                        already_present,
+                        ..
+                    } => Some(format!(
+                        "{messages} messages to copy, {already_present} already present"
+                    )),
+                    _ if last.elapsed() >= Duration::from_secs(5) => {
+                        *last = Instant::now();
+                        let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
+                        Some(format!(
+                            "{done}/{total} messages, {}, {rate:.0} msg/s",
+                            mailferry::report::human_bytes(bytes)
+                        ))
+                    }
+                    _ => None,
+                };
+                if let Some(l) = line {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The command line: one module per subcommand; this file parses arguments, sets up logging
+//! and maps results to exit codes (0 done, 1 finished with some messages failed, 2 fatal).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod display;
+mod doctor;
+mod plan;
+mod run;
+
+/// Move and keep mail: migrate IMAP mailboxes (NetEase 163/126/yeah -> QQ Mail and any IMAP
+/// server), byte-exact with folders, flags and dates, resumable and without duplicates.
+#[derive(Debug, Parser)]
+#[command(name = "mailferry", version, propagate_version = true)]
+pub struct Cli {
+    /// More detail on stderr (-v info, -vv debug). MAILFERRY_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Copy every selected message from the profile's source to its target.
+    ///
+    /// Creates missing folders, keeps flags, keywords and received dates, and records progress
+    /// so that a rerun (even after a crash) copies only what is missing. Exit code 0 when
+    /// everything selected is on the target, 1 when some messages failed (listed; a rerun
+    /// retries them), 2 on fatal errors.
+    Run(run::Args),
+    /// Show what a run would copy: folders, where each goes, counts and sizes after filters.
+    ///
+    /// Read-only: folders are opened with EXAMINE and nothing is changed anywhere.
+    Plan(plan::Args),
+    /// Check each side's connection step by step and say what to fix.
+    ///
+    /// DNS, TCP, TLS certificate, greeting, login, ID, folder list and opening INBOX.
+    Doctor(doctor::Args),
+}
+
+/// A profile path argument shared by the subcommands.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArg {
+    /// The job's YAML profile (see docs/profiles.md).
+    pub profile: PathBuf,
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("MAILFERRY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // async-imap logs every command verbatim at TRACE, LOGIN with its password included:
+    // never let it below INFO, whatever the user asks for.
+    let filter = match "async_imap=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
+    let filter = match "imap_proto=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Parses, runs, and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return 2;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(a) => run::execute(a).await,
+            Command::Plan(a) => plan::execute(a).await,
+            Command::Doctor(a) => doctor::execute(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}
+
+/// Loads a profile, printing its notes (e.g. workers capped by a provider).
+pub fn load_profile(path: &std::path::Path) -> anyhow::Result<mailferry::profile::Profile> {
+    let profile = mailferry::profile::Profile::load(path)?;
+    for n in &profile.notes {
+        eprintln!("note: {n}");
+    }
+    Ok(profile)
+}
+
+/// The IMAP endpoints of a profile, with passwords resolved.
+pub fn imap_endpoints(
+    profile: &mailferry::profile::Profile,
+) -> anyhow::Result<(mailferry::imap::Endpoint, mailferry::imap::Endpoint)> {
+    use anyhow::Context as _;
+    use mailferry::error::Side;
+    use mailferry::imap::Endpoint;
+    use mailferry::profile::{Source, Target};
+    let Source::Imap(src) = &profile.source else {
+        anyhow::bail!(
+            "{}: this command needs an IMAP source (source.imap); archive and file sources are not supported by it yet",
+            profile.path.display()
+        );
+    };
+    let Target::Imap(dst) = &profile.target else {
+        anyhow::bail!(
+            "{}: this command needs an IMAP target (target.imap); archive targets are not supported by it yet",
+            profile.path.display()
+        );
+    };
+    let sp = src
+        .password
+        .resolve()
+        .with_context(|| format!("source password for {}", src.user))?;
+    let tp = dst
+        .password
+        .resolve()
+        .with_context(|| format!("target password for {}", dst.user))?;
+    Ok((
+        Endpoint::new(Side::Source, src, sp),
+        Endpoint::new(Side::Target, dst, tp),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

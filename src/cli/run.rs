@@ -1,0 +1,47 @@
+//! `mailferry run PROFILE`
+
+use std::sync::Arc;
+
+use mailferry::engine::{self, RunOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    profile: super::ProfileArg,
+    /// Show what would be done (folders to create, messages to copy, already present)
+    /// without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// JSON lines of progress on stdout; the last line is the final report.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn execute(args: Args) -> anyhow::Result<i32> {
+    let profile = super::load_profile(&args.profile.profile)?;
+    let (source, target) = super::imap_endpoints(&profile)?;
+    let opts = RunOptions {
+        dry_run: args.dry_run,
+        ..Default::default()
+    };
+    let cancel = opts.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: finishing messages in flight and saving progress (Ctrl-C again to abort)");
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(2);
+            }
+        }
+    });
+    let display = Arc::new(super::display::Display::new(args.json));
+    let result = engine::run(&profile, source, target, display.clone(), opts).await;
+    display.finish();
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(report.exit_code())
+}
