@@ -9,6 +9,7 @@
 //! Every IMAP conversation goes through [`imap::Session`], which wraps async-imap and closes
 //! its gaps (swallowed NO/BAD, no timeouts, APPENDUID dropped, credentials in trace logs).
 
+pub mod archive;
 pub mod checkpoint;
 pub mod doctor;
 pub mod engine;

@@ -370,13 +370,14 @@ struct RawFilters {
     max_size: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct RawPasswordMap {
     env: Option<String>,
     file: Option<String>,
     command: Option<String>,
 }
+
+const PASSWORD_KEYS: &[&str] = &["env", "file", "command"];
 
 /// `password:` as written. A scalar is refused here, inside serde, so that serde's own
 /// "invalid type: string \"...\"" message, which would quote the password, never exists.
@@ -416,9 +417,32 @@ impl<'de> Deserialize<'de> for RawPassword {
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawPassword, E> {
                 self.plain()
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPassword, A::Error> {
-                RawPasswordMap::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawPassword)
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPassword, A::Error> {
+                let mut out = RawPasswordMap::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let (name, slot) = match key.as_str() {
+                        "env" => ("env", &mut out.env),
+                        "file" => ("file", &mut out.file),
+                        "command" => ("command", &mut out.command),
+                        // `password: { hunter2 }` makes the password a key: name it only
+                        // when it is plainly a typo of a real key.
+                        other if nearest(other, PASSWORD_KEYS).is_some() => {
+                            return Err(de::Error::unknown_field(other, PASSWORD_KEYS));
+                        }
+                        _ => {
+                            return Err(custom_error(
+                                "unknown key in the password map (not repeated here, in case it is the password itself)",
+                                PASSWORD_HINT,
+                            ));
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(de::Error::duplicate_field(name));
+                    }
+                    // A key without a value reads as empty, refused later with the key's name.
+                    *slot = Some(map.next_value::<Option<String>>()?.unwrap_or_default());
+                }
+                Ok(RawPassword(out))
             }
         }
 
@@ -1700,6 +1724,22 @@ mod tests {
             "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n    password:\n      evn: X\n",
         ));
         assert_err(&e, 6, "source.imap.password.evn", "did you mean 'env'?");
+        for (written, line) in [
+            ("{ hunter2 }", 5),
+            ("{ hunter2: }", 5),
+            ("\n      hunter2: x", 6),
+        ] {
+            let e = parse_err(&with_source(&format!(
+                "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n    password: {written}\n"
+            )));
+            assert_err(&e, line, "source.imap.password", "{ env: VAR }");
+            let all = format!("{e} {e:?}");
+            assert!(!all.contains("hunter2"), "{all}");
+        }
+        let e = parse_err(&with_source(
+            "source:\n  imap:\n    provider: \"163\"\n    user: a@163.com\n    password: { env: }\n",
+        ));
+        assert_err(&e, 5, "source.imap.password.env", "QQ_AUTH_CODE");
     }
 
     #[test]
@@ -1810,6 +1850,12 @@ mod tests {
     #[test]
     fn host_alone_finds_the_preset_and_ports_follow_tls() {
         let p = parse(&with_source(
+            "source:\n  imap:\n    provider: 126\n    user: a\n    password: { env: X }\n",
+        ))
+        .unwrap();
+        let Source::Imap(a) = &p.source else { panic!() };
+        assert_eq!(a.host, "imap.126.com", "an unquoted provider number works");
+        let p = parse(&with_source(
             "source:\n  imap:\n    host: imap.126.com\n    user: a\n    password: { env: X }\n",
         ))
         .unwrap();
@@ -1851,6 +1897,9 @@ mod tests {
             "source:\n  mbox: a.mbox\ntarget:\n  archive: { path: x }\n  imap: { provider: qq, user: a, password: { env: X } }\n",
         );
         assert_err(&e, 3, "target", "imap, archive");
+        let e = parse_err("source:\n  mbox: a.mbox\ntarget: {}\n");
+        assert_err(&e, 3, "target", "imap, archive");
+        assert!(e.message.contains("no target"), "{e}");
         let e = parse_err("source:\n  archive: { path: old }\ntarget:\n  archive: { path: new }\n");
         assert_err(&e, 4, "target.archive", "target: imap");
         assert!(e.message.contains("nothing to do"), "{e}");
