@@ -81,7 +81,9 @@ fn open(path: &Path) -> Result<Connection> {
     )
     .map_err(|e| db_err(path, e))?;
     let version: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key='format'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key='format'", [], |r| {
+            r.get(0)
+        })
         .ok();
     match version {
         None => {
@@ -108,7 +110,11 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn writer_loop(conn: Connection, job: String, rx: mpsc::Receiver<Op>) -> std::result::Result<(), String> {
+fn writer_loop(
+    conn: Connection,
+    job: String,
+    rx: mpsc::Receiver<Op>,
+) -> std::result::Result<(), String> {
     let mut pending: Vec<Op> = Vec::new();
     let mut oldest = Instant::now();
     let commit = |conn: &Connection, ops: &mut Vec<Op>| -> std::result::Result<(), String> {
@@ -143,7 +149,15 @@ fn writer_loop(conn: Connection, job: String, rx: mpsc::Receiver<Op>) -> std::re
                 Op::Failed(f) => {
                     tx.execute(
                         "INSERT OR REPLACE INTO failed VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        params![job, f.folder, f.uidvalidity, f.uid, f.message_id, f.reason, now()],
+                        params![
+                            job,
+                            f.folder,
+                            f.uidvalidity,
+                            f.uid,
+                            f.message_id,
+                            f.reason,
+                            now()
+                        ],
                     )
                     .map_err(|e| e.to_string())?;
                 }
@@ -215,7 +229,9 @@ impl Checkpoint {
             .prepare("SELECT uid FROM done WHERE job=?1 AND folder=?2 AND uidvalidity=?3")
             .map_err(|e| db_err(&self.path, e))?;
         let rows = stmt
-            .query_map(params![self.job, folder, uidvalidity], |r| r.get::<_, u32>(0))
+            .query_map(params![self.job, folder, uidvalidity], |r| {
+                r.get::<_, u32>(0)
+            })
             .map_err(|e| db_err(&self.path, e))?;
         rows.collect::<std::result::Result<HashSet<u32>, _>>()
             .map_err(|e| db_err(&self.path, e))
@@ -268,10 +284,10 @@ impl Checkpoint {
     /// Commits everything recorded so far.
     pub fn flush(&self) -> Result<()> {
         let (ack_tx, ack_rx) = mpsc::channel();
-        if let Some(tx) = &self.tx {
-            if tx.send(Op::Flush(ack_tx)).is_err() {
-                return Err(db_err(&self.path, "checkpoint writer stopped"));
-            }
+        if let Some(tx) = &self.tx
+            && tx.send(Op::Flush(ack_tx)).is_err()
+        {
+            return Err(db_err(&self.path, "checkpoint writer stopped"));
         }
         ack_rx
             .recv()

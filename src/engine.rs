@@ -128,10 +128,10 @@ impl Shared {
     }
 
     fn set_fatal(&self, e: Error) {
-        if let Ok(mut f) = self.fatal.lock() {
-            if f.is_none() {
-                *f = Some(e);
-            }
+        if let Ok(mut f) = self.fatal.lock()
+            && f.is_none()
+        {
+            *f = Some(e);
         }
     }
 
@@ -257,8 +257,7 @@ pub async fn run(
         target_ep.provider,
         &target_folders,
         source_ep.provider,
-    )
-    ?;
+    )?;
     let (plan, _) = plan::build(&mut source, &mapper, &profile.filters, source_ep.provider).await?;
     plan::check_not_empty(&plan)?;
 
@@ -503,7 +502,9 @@ pub async fn run(
     }
     while let Some(res) = tasks.join_next().await {
         if let Err(e) = res {
-            shared.set_fatal(Error::Invalid(format!("a worker stopped unexpectedly: {e}")));
+            shared.set_fatal(Error::Invalid(format!(
+                "a worker stopped unexpectedly: {e}"
+            )));
         }
     }
 
@@ -576,7 +577,8 @@ async fn fetch_batch(
             return;
         }
         if attempt >= MAX_ATTEMPTS {
-            let reason = format!("could not be read from the source after {attempt} tries: {last_error}");
+            let reason =
+                format!("could not be read from the source after {attempt} tries: {last_error}");
             let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
             left.sort_by_key(|m| m.uid);
             for m in left {
@@ -589,7 +591,13 @@ async fn fetch_batch(
             match if attempt == 0 && session.is_none() {
                 Session::connect(&shared.source).await
             } else {
-                reconnect(&shared.source, attempt, &last_error, shared.progress.as_ref()).await
+                reconnect(
+                    &shared.source,
+                    attempt,
+                    &last_error,
+                    shared.progress.as_ref(),
+                )
+                .await
             } {
                 Ok(s) => *session = Some(s),
                 Err(e) => {
@@ -604,22 +612,22 @@ async fn fetch_batch(
             }
         }
         let Some(s) = session.as_mut() else { continue };
-        if s.selected().map(|m| m.wire.as_str()) != Some(folder.plan.source_wire.as_str()) {
-            if let Err(e) = s.examine(&folder.plan.source_wire).await {
-                if e.poisons_connection() || e.is_retryable() {
-                    last_error = e.to_string();
-                    attempt += 1;
-                    continue;
-                }
-                // The folder itself is refused: every message in it fails with the server's words.
-                let reason = e.to_string();
-                let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
-                left.sort_by_key(|m| m.uid);
-                for m in left {
-                    shared.fail(batch.folder, &m, reason.clone());
-                }
-                return;
+        if s.selected().map(|m| m.wire.as_str()) != Some(folder.plan.source_wire.as_str())
+            && let Err(e) = s.examine(&folder.plan.source_wire).await
+        {
+            if e.poisons_connection() || e.is_retryable() {
+                last_error = e.to_string();
+                attempt += 1;
+                continue;
             }
+            // The folder itself is refused: every message in it fails with the server's words.
+            let reason = e.to_string();
+            let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
+            left.sort_by_key(|m| m.uid);
+            for m in left {
+                shared.fail(batch.folder, &m, reason.clone());
+            }
+            return;
         }
         let uids: Vec<u32> = pending.keys().copied().collect();
         let bytes: u64 = pending.values().map(|m| m.size as u64).sum();
@@ -637,7 +645,9 @@ async fn fetch_batch(
                         return Ok(());
                     };
                     let Some(body) = rec.body else { return Ok(()) };
-                    let share = shared.permits_for(meta.size as u64).min(permit.num_permits() as u32);
+                    let share = shared
+                        .permits_for(meta.size as u64)
+                        .min(permit.num_permits() as u32);
                     let mine = if share > 0 && (share as usize) < permit.num_permits() {
                         permit.split(share as usize)
                     } else {
@@ -678,7 +688,8 @@ async fn fetch_batch(
                         shared.fail(
                             batch.folder,
                             &m,
-                            "the source no longer has this message (deleted since the run began?)".into(),
+                            "the source no longer has this message (deleted since the run began?)"
+                                .into(),
                         );
                     }
                 }
@@ -700,7 +711,10 @@ async fn fetch_batch(
     }
 }
 
-async fn append_worker(shared: Arc<Shared>, rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Fetched>>>) {
+async fn append_worker(
+    shared: Arc<Shared>,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Fetched>>>,
+) {
     let mut session: Option<Session> = None;
     loop {
         let next = { rx.lock().await.recv().await };
@@ -739,7 +753,9 @@ async fn append_one(shared: &Shared, session: &mut Option<Session>, msg: Fetched
         if f.eq_ignore_ascii_case("\\Recent") {
             continue;
         }
-        if tf.state.keeps_flag(f) || tf.state.permanent_flags.is_empty() && tf.state.flags.is_empty() {
+        if tf.state.keeps_flag(f)
+            || tf.state.permanent_flags.is_empty() && tf.state.flags.is_empty()
+        {
             flags.push(f.clone());
         } else if let Ok(mut nk) = folder.flags_not_kept.lock() {
             nk.insert(f.clone());
@@ -761,7 +777,13 @@ async fn append_one(shared: &Shared, session: &mut Option<Session>, msg: Fetched
             let connected = if attempt == 0 && session.is_none() {
                 Session::connect(&shared.target).await
             } else {
-                reconnect(&shared.target, attempt, &last_error, shared.progress.as_ref()).await
+                reconnect(
+                    &shared.target,
+                    attempt,
+                    &last_error,
+                    shared.progress.as_ref(),
+                )
+                .await
             };
             match connected {
                 Ok(s) => *session = Some(s),

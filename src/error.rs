@@ -34,7 +34,9 @@ pub enum Error {
     #[error(transparent)]
     Mapping(#[from] crate::mapping::MappingError),
 
-    #[error("cannot resolve host {host}: {detail}. Check the host name in the profile and your DNS.")]
+    #[error(
+        "cannot resolve host {host}: {detail}. Check the host name in the profile and your DNS."
+    )]
     Dns { host: String, detail: String },
 
     #[error(

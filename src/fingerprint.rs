@@ -9,14 +9,24 @@
 use sha2::{Digest, Sha256};
 
 /// The header fields fetched and hashed (`BODY.PEEK[HEADER.FIELDS (...)]`).
-pub const FIELDS: &[&str] = &["MESSAGE-ID", "DATE", "FROM", "TO", "CC", "SUBJECT", "IN-REPLY-TO"];
+pub const FIELDS: &[&str] = &[
+    "MESSAGE-ID",
+    "DATE",
+    "FROM",
+    "TO",
+    "CC",
+    "SUBJECT",
+    "IN-REPLY-TO",
+];
 
 /// The FETCH item that returns exactly the fields [`Fingerprint::from_headers`] hashes.
 pub fn fetch_item() -> String {
     format!("BODY.PEEK[HEADER.FIELDS ({})]", FIELDS.join(" "))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Fingerprint(pub String);
 
 impl Fingerprint {
@@ -125,14 +135,15 @@ pub fn summary_fields(headers: &[u8]) -> (Option<String>, Option<String>, Option
     let mut date = None;
     if let Some(msg) = mail_parser::MessageParser::default().parse_headers(headers) {
         subject = msg.subject().map(str::to_string);
-        from = msg.from().and_then(|a| a.first()).map(|a| {
-            match (a.name(), a.address()) {
+        from = msg
+            .from()
+            .and_then(|a| a.first())
+            .map(|a| match (a.name(), a.address()) {
                 (Some(n), Some(e)) => format!("{n} <{e}>"),
                 (None, Some(e)) => e.to_string(),
                 (Some(n), None) => n.to_string(),
                 (None, None) => String::new(),
-            }
-        });
+            });
         date = msg.date().map(|d| d.to_rfc3339());
     }
     (subject, from, date)

@@ -329,10 +329,8 @@ pub async fn build(
         }
         let target = mapper.target_for(f);
         if let Some(other) = seen_targets.insert(target.clone(), f.name.clone()) {
-            plan.notes.push(format!(
-                "{} and {} both go to {target}",
-                other, f.name
-            ));
+            plan.notes
+                .push(format!("{} and {} both go to {target}", other, f.name));
         }
         let fp = scan_folder(source, f, target, filters).await?;
         plan.folders.push(fp);
@@ -354,50 +352,6 @@ pub fn check_not_empty(plan: &Plan) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn filters() -> Filters {
-        Filters::default()
-    }
-
-    #[test]
-    fn date_filters_use_the_internaldate_own_day() {
-        let mut f = filters();
-        f.since = NaiveDate::from_ymd_opt(2021, 1, 1);
-        f.before = NaiveDate::from_ymd_opt(2022, 1, 1);
-        assert_eq!(decide(&f, Some("31-Dec-2020 23:59:59 +0800"), 1, None), Decision::Skip);
-        assert_eq!(decide(&f, Some(" 1-Jan-2021 00:00:00 +0800"), 1, None), Decision::Take);
-        assert_eq!(decide(&f, Some("31-Dec-2021 23:59:59 -0500"), 1, None), Decision::Take);
-        assert_eq!(decide(&f, Some("01-Jan-2022 00:00:00 +0000"), 1, None), Decision::Skip);
-        // Unreadable date: kept rather than lost.
-        assert_eq!(decide(&f, Some("garbage"), 1, None), Decision::Take);
-    }
-
-    #[test]
-    fn size_and_attachment_filters() {
-        let mut f = filters();
-        f.max_size = Some(100);
-        assert_eq!(decide(&f, None, 101, None), Decision::Skip);
-        assert_eq!(decide(&f, None, 100, None), Decision::Take);
-        f.attachments = AttachmentFilter::Only;
-        assert_eq!(decide(&f, None, 10, None), Decision::Undecided);
-        let with = Summary {
-            attachments: vec![50],
-        };
-        let without = Summary::default();
-        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Take);
-        assert_eq!(decide(&f, None, 10, Some(&without)), Decision::Skip);
-        f.attachments = AttachmentFilter::None;
-        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Skip);
-        f.attachments = AttachmentFilter::Any;
-        f.max_attachment_size = Some(40);
-        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Skip);
-        assert_eq!(decide(&f, None, 10, Some(&without)), Decision::Take);
-    }
 }
 
 /// The target's folders and hierarchy delimiter.
@@ -476,7 +430,9 @@ pub fn render(plan: &Plan) -> String {
             "{:<w$}  {:<w$}  {:<8} {:>8} {:>10} {:>8} {:>10}",
             f.source,
             f.target,
-            f.role.map(|r| format!("{r:?}").to_lowercase()).unwrap_or_else(|| "-".into()),
+            f.role
+                .map(|r| format!("{r:?}").to_lowercase())
+                .unwrap_or_else(|| "-".into()),
             f.messages,
             human(f.bytes),
             f.selected,
@@ -496,10 +452,70 @@ pub fn render(plan: &Plan) -> String {
         human(t.selected_bytes)
     );
     if !plan.excluded.is_empty() {
-        let _ = writeln!(out, "left out by folder rules: {}", plan.excluded.join(", "));
+        let _ = writeln!(
+            out,
+            "left out by folder rules: {}",
+            plan.excluded.join(", ")
+        );
     }
     for n in &plan.notes {
         let _ = writeln!(out, "note: {n}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filters() -> Filters {
+        Filters::default()
+    }
+
+    #[test]
+    fn date_filters_use_the_internaldate_own_day() {
+        let mut f = filters();
+        f.since = NaiveDate::from_ymd_opt(2021, 1, 1);
+        f.before = NaiveDate::from_ymd_opt(2022, 1, 1);
+        assert_eq!(
+            decide(&f, Some("31-Dec-2020 23:59:59 +0800"), 1, None),
+            Decision::Skip
+        );
+        assert_eq!(
+            decide(&f, Some(" 1-Jan-2021 00:00:00 +0800"), 1, None),
+            Decision::Take
+        );
+        assert_eq!(
+            decide(&f, Some("31-Dec-2021 23:59:59 -0500"), 1, None),
+            Decision::Take
+        );
+        assert_eq!(
+            decide(&f, Some("01-Jan-2022 00:00:00 +0000"), 1, None),
+            Decision::Skip
+        );
+        // Unreadable date: kept rather than lost.
+        assert_eq!(decide(&f, Some("garbage"), 1, None), Decision::Take);
+    }
+
+    #[test]
+    fn size_and_attachment_filters() {
+        let mut f = filters();
+        f.max_size = Some(100);
+        assert_eq!(decide(&f, None, 101, None), Decision::Skip);
+        assert_eq!(decide(&f, None, 100, None), Decision::Take);
+        f.attachments = AttachmentFilter::Only;
+        assert_eq!(decide(&f, None, 10, None), Decision::Undecided);
+        let with = Summary {
+            attachments: vec![50],
+        };
+        let without = Summary::default();
+        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Take);
+        assert_eq!(decide(&f, None, 10, Some(&without)), Decision::Skip);
+        f.attachments = AttachmentFilter::None;
+        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Skip);
+        f.attachments = AttachmentFilter::Any;
+        f.max_attachment_size = Some(40);
+        assert_eq!(decide(&f, None, 10, Some(&with)), Decision::Skip);
+        assert_eq!(decide(&f, None, 10, Some(&without)), Decision::Take);
+    }
 }

@@ -60,7 +60,11 @@ impl Report {
     /// 0 when everything selected is on the target, 1 when some messages failed or the run
     /// was stopped early.
     pub fn exit_code(&self) -> i32 {
-        if self.failed > 0 || self.cancelled { 1 } else { 0 }
+        if self.failed > 0 || self.cancelled {
+            1
+        } else {
+            0
+        }
     }
 
     /// The human table.
@@ -115,7 +119,11 @@ impl Report {
             let _ = writeln!(
                 out,
                 "{} folders: {}",
-                if self.dry_run { "would create" } else { "created" },
+                if self.dry_run {
+                    "would create"
+                } else {
+                    "created"
+                },
                 self.created_folders.join(", ")
             );
         }

@@ -66,10 +66,10 @@ impl Display {
     }
 
     pub fn finish(&self) {
-        if let Ok(st) = self.state.lock() {
-            if let Mode::Bars { overall, .. } = &st.mode {
-                overall.finish_and_clear();
-            }
+        if let Ok(st) = self.state.lock()
+            && let Mode::Bars { overall, .. } = &st.mode
+        {
+            overall.finish_and_clear();
         }
     }
 }
@@ -100,24 +100,28 @@ impl Progress for Display {
                 overall.set_position(done);
                 overall.set_message(mailferry::report::human_bytes(bytes));
                 match &event {
-                    Event::Failed { folder, uid, reason } => overall
-                        .suspend(|| eprintln!("failed: {folder} uid {uid}: {reason}")),
-                    Event::Reconnecting { side, reason, .. } => overall
-                        .suspend(|| eprintln!("reconnecting to the {side}: {reason}")),
+                    Event::Failed {
+                        folder,
+                        uid,
+                        reason,
+                    } => overall.suspend(|| eprintln!("failed: {folder} uid {uid}: {reason}")),
+                    Event::Reconnecting { side, reason, .. } => {
+                        overall.suspend(|| eprintln!("reconnecting to the {side}: {reason}"))
+                    }
                     Event::Warning { message } => {
                         overall.suspend(|| eprintln!("warning: {message}"))
                     }
-                    Event::FolderDone { source } => {
-                        overall.suspend(|| eprintln!("done: {source}"))
-                    }
+                    Event::FolderDone { source } => overall.suspend(|| eprintln!("done: {source}")),
                     _ => {}
                 }
             }
             Mode::Lines { last } => {
                 let line = match &event {
-                    Event::Failed { folder, uid, reason } => {
-                        Some(format!("failed: {folder} uid {uid}: {reason}"))
-                    }
+                    Event::Failed {
+                        folder,
+                        uid,
+                        reason,
+                    } => Some(format!("failed: {folder} uid {uid}: {reason}")),
                     Event::Reconnecting { side, reason, .. } => {
                         Some(format!("reconnecting to the {side}: {reason}"))
                     }

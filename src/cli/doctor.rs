@@ -17,18 +17,16 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let profile = super::load_profile(&args.profile.profile)?;
     let mut endpoints = Vec::new();
     let mut results = Vec::new();
-    let mut resolve = |side: Side, account: &mailferry::profile::ImapAccount| match account
-        .password
-        .resolve()
-    {
-        Ok(p) => endpoints.push(Endpoint::new(side, account, p)),
-        Err(e) => results.push(mailferry::doctor::StepResult {
-            side,
-            step: "password".into(),
-            ok: false,
-            detail: e.to_string(),
-        }),
-    };
+    let mut resolve =
+        |side: Side, account: &mailferry::profile::ImapAccount| match account.password.resolve() {
+            Ok(p) => endpoints.push(Endpoint::new(side, account, p)),
+            Err(e) => results.push(mailferry::doctor::StepResult {
+                side,
+                step: "password".into(),
+                ok: false,
+                detail: e.to_string(),
+            }),
+        };
     if let Source::Imap(a) = &profile.source {
         resolve(Side::Source, a);
     }
@@ -40,10 +38,7 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     }
     let ok = results.iter().all(|r| r.ok);
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({ "ok": ok, "steps": results })
-        );
+        println!("{}", serde_json::json!({ "ok": ok, "steps": results }));
     } else {
         for r in &results {
             println!(

@@ -67,7 +67,10 @@ fn walk(bs: &BodyStructure<'_>, out: &mut Summary) {
                 .as_ref()
                 .map(|d| d.ty.to_ascii_lowercase());
             let named = has_name(&common.ty.params)
-                || common.disposition.as_ref().is_some_and(|d| has_name(&d.params));
+                || common
+                    .disposition
+                    .as_ref()
+                    .is_some_and(|d| has_name(&d.params));
             let is_text = common.ty.ty.eq_ignore_ascii_case("text");
             let attachment = match disposition.as_deref() {
                 Some("attachment") => true,

@@ -308,38 +308,37 @@ impl Session {
         }
     }
 
-    async fn connect_once(
-        endpoint: &Endpoint,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Session> {
+    async fn connect_once(endpoint: &Endpoint, observer: &mut dyn StepObserver) -> Result<Session> {
         let host = endpoint.host.as_str();
         let idle = endpoint.idle_timeout;
         let connect_timeout = idle.min(Duration::from_secs(30));
 
         // DNS
-        let addrs: Vec<SocketAddr> =
-            match tokio::time::timeout(connect_timeout, tokio::net::lookup_host((host, endpoint.port)))
-                .await
-            {
-                Ok(Ok(a)) => a.collect(),
-                Ok(Err(e)) => {
-                    let err = Error::Dns {
-                        host: host.into(),
-                        detail: e.to_string(),
-                    };
-                    observer.step(Step::Dns, Err(&err));
-                    return Err(err);
-                }
-                Err(_) => {
-                    let err = Error::Timeout {
-                        host: host.into(),
-                        what: "resolving the host name".into(),
-                        after: connect_timeout,
-                    };
-                    observer.step(Step::Dns, Err(&err));
-                    return Err(err);
-                }
-            };
+        let addrs: Vec<SocketAddr> = match tokio::time::timeout(
+            connect_timeout,
+            tokio::net::lookup_host((host, endpoint.port)),
+        )
+        .await
+        {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => {
+                let err = Error::Dns {
+                    host: host.into(),
+                    detail: e.to_string(),
+                };
+                observer.step(Step::Dns, Err(&err));
+                return Err(err);
+            }
+            Err(_) => {
+                let err = Error::Timeout {
+                    host: host.into(),
+                    what: "resolving the host name".into(),
+                    after: connect_timeout,
+                };
+                observer.step(Step::Dns, Err(&err));
+                return Err(err);
+            }
+        };
         let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
         observer.step(Step::Dns, Ok(shown.join(", ")));
 
@@ -420,12 +419,10 @@ impl Session {
             }
             Err(e) => {
                 let mut err = io_error(host, "waiting for the greeting", e, idle);
-                if endpoint.tls != TlsMode::Implicit {
-                    if let Error::Protocol { detail, .. } = &mut err {
-                        detail.push_str(
-                            " (is this a TLS port? port 993 needs `tls: implicit`)",
-                        );
-                    }
+                if endpoint.tls != TlsMode::Implicit
+                    && let Error::Protocol { detail, .. } = &mut err
+                {
+                    detail.push_str(" (is this a TLS port? port 993 needs `tls: implicit`)");
                 }
                 observer.step(Step::Greeting, Err(&err));
                 return Err(err);
@@ -688,7 +685,11 @@ impl Session {
     }
 
     /// Reads one response. Untagged data goes to `on`; the rest comes back as an [`Event`].
-    async fn next(&mut self, what: &str, on: &mut (dyn FnMut(&Response<'_>) + Send)) -> Result<Event> {
+    async fn next(
+        &mut self,
+        what: &str,
+        on: &mut (dyn FnMut(&Response<'_>) + Send),
+    ) -> Result<Event> {
         let resp = match self.inner.read_response().await {
             Ok(Some(r)) => r,
             Ok(None) => {
@@ -739,7 +740,12 @@ impl Session {
         status: &Status,
         outcome: &imap_proto::Outcome<'_>,
     ) -> Result<Done> {
-        let text = outcome.information.as_deref().unwrap_or("").trim().to_string();
+        let text = outcome
+            .information
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .to_string();
         let status = match status {
             Status::Ok | Status::PreAuth => {
                 let mut done = Done::default();
@@ -747,7 +753,9 @@ impl Session {
                     Some(imap_proto::ResponseCode::ReadOnly) => done.read_only = true,
                     Some(imap_proto::ResponseCode::AppendUid(validity, uids)) => {
                         done.appenduid = match uids.first() {
-                            Some(imap_proto::rfc4315::UidSetMember::Uid(u)) => Some((*validity, *u)),
+                            Some(imap_proto::rfc4315::UidSetMember::Uid(u)) => {
+                                Some((*validity, *u))
+                            }
                             Some(imap_proto::rfc4315::UidSetMember::UidRange(r)) => {
                                 Some((*validity, *r.start()))
                             }
@@ -785,7 +793,9 @@ impl Session {
             );
         }
         let lower = text.to_ascii_lowercase();
-        if what.starts_with("APPEND") && (lower.contains("size") || lower.contains("large") || lower.contains("limit")) {
+        if what.starts_with("APPEND")
+            && (lower.contains("size") || lower.contains("large") || lower.contains("limit"))
+        {
             return Some(
                 "the target refuses a message this large; set filters.max_size to skip such messages, or move it by hand".into(),
             );
@@ -926,10 +936,11 @@ impl Session {
             if let Response::Fetch(seq, attrs) = r {
                 let rec = fetch_record(*seq, attrs);
                 // Keep reading to the completion so the connection stays in step.
-                if rec.uid.is_some() && failed.is_none() {
-                    if let Err(e) = each(rec) {
-                        failed = Some(e);
-                    }
+                if rec.uid.is_some()
+                    && failed.is_none()
+                    && let Err(e) = each(rec)
+                {
+                    failed = Some(e);
                 }
             }
         })

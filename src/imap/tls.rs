@@ -117,7 +117,11 @@ impl rustls::client::danger::ServerCertVerifier for PinningVerifier {
         ) {
             Ok(v) => Ok(v),
             Err(e) => {
-                if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref())
+                {
                     Ok(rustls::client::danger::ServerCertVerified::assertion())
                 } else {
                     Err(e)
