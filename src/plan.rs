@@ -335,6 +335,10 @@ pub async fn build(
         let fp = scan_folder(source, f, target, filters).await?;
         plan.folders.push(fp);
     }
+    plan.folders.sort_by(|a, b| {
+        let rank = |r: Option<Role>| r.map(|r| r as u8).unwrap_or(u8::MAX);
+        (rank(a.role), &a.source).cmp(&(rank(b.role), &b.source))
+    });
     for key in mapper.unused_map_keys(&folders) {
         plan.notes.push(format!(
             "folders.map: no source folder is called {key:?}; check the spelling"
@@ -412,24 +416,29 @@ pub fn render(plan: &Plan) -> String {
     use std::fmt::Write as _;
     let human = crate::report::human_bytes;
     let mut out = String::new();
-    let w = plan
-        .folders
-        .iter()
-        .map(|f| f.source.chars().count().max(f.target.chars().count()))
-        .max()
-        .unwrap_or(6)
-        .clamp(6, 40);
+    let pad = crate::report::pad;
+    let w = crate::report::name_width(
+        plan.folders
+            .iter()
+            .flat_map(|f| [f.source.as_str(), f.target.as_str()]),
+    );
     let _ = writeln!(
         out,
-        "{:<w$}  {:<w$}  {:<8} {:>8} {:>10} {:>8} {:>10}",
-        "source", "target", "role", "messages", "bytes", "selected", "sel. bytes"
+        "{}  {}  {:<8} {:>8} {:>10} {:>8} {:>10}",
+        pad("source", w),
+        pad("target", w),
+        "role",
+        "messages",
+        "bytes",
+        "selected",
+        "sel. bytes"
     );
     for f in &plan.folders {
         let _ = writeln!(
             out,
-            "{:<w$}  {:<w$}  {:<8} {:>8} {:>10} {:>8} {:>10}",
-            f.source,
-            f.target,
+            "{}  {}  {:<8} {:>8} {:>10} {:>8} {:>10}",
+            pad(&f.source, w),
+            pad(&f.target, w),
             f.role
                 .map(|r| format!("{r:?}").to_lowercase())
                 .unwrap_or_else(|| "-".into()),

@@ -71,22 +71,27 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let verb = if self.dry_run { "to copy" } else { "copied" };
-        let w = self
-            .folders
-            .iter()
-            .map(|f| f.source.chars().count().max(f.target.chars().count()))
-            .max()
-            .unwrap_or(6)
-            .clamp(6, 40);
+        let w = name_width(
+            self.folders
+                .iter()
+                .flat_map(|f| [f.source.as_str(), f.target.as_str()]),
+        );
         let _ = writeln!(
             out,
-            "{:<w$}  {:<w$}  {:>8} {:>8} {:>8} {:>8} {:>6} {:>10}",
-            "source", "target", "selected", verb, "present", "filtered", "failed", "bytes"
+            "{}  {}  {:>8} {:>8} {:>8} {:>8} {:>6} {:>10}",
+            pad("source", w),
+            pad("target", w),
+            "selected",
+            verb,
+            "present",
+            "filtered",
+            "failed",
+            "bytes"
         );
         for f in &self.folders {
             let _ = writeln!(
                 out,
-                "{:<w$}  {:<w$}  {:>8} {:>8} {:>8} {:>8} {:>6} {:>10}",
+                "{}  {}  {:>8} {:>8} {:>8} {:>8} {:>6} {:>10}",
                 pad(&f.source, w),
                 pad(&f.target, w),
                 f.selected,
@@ -153,15 +158,34 @@ impl Report {
     }
 }
 
-/// Pads by characters, not bytes, so CJK names line up reasonably.
-fn pad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
+/// Pads to a display width (CJK characters take two columns), cutting long names with `…`.
+pub fn pad(s: &str, w: usize) -> String {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let n = s.width();
     if n > w {
-        let cut: String = s.chars().take(w.saturating_sub(1)).collect();
-        format!("{cut}…")
+        let mut out = String::new();
+        let mut used = 0;
+        for c in s.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw + 1 > w {
+                break;
+            }
+            used += cw;
+            out.push(c);
+        }
+        out.push('…');
+        used += 1;
+        out.push_str(&" ".repeat(w.saturating_sub(used)));
+        out
     } else {
-        s.to_string()
+        format!("{s}{}", " ".repeat(w - n))
     }
+}
+
+/// The display width of the widest name, within sensible bounds.
+pub fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    names.map(|n| n.width()).max().unwrap_or(6).clamp(6, 40)
 }
 
 pub fn human_bytes(b: u64) -> String {
