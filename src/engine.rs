@@ -216,8 +216,8 @@ fn target_wire(name: &str, delimiter: &str) -> String {
 async fn target_fingerprints(
     session: &mut Session,
     exists: u32,
-) -> Result<(HashMap<Fingerprint, u32>, u32)> {
-    let mut counts = HashMap::new();
+) -> Result<(HashMap<Fingerprint, Vec<u32>>, u32)> {
+    let mut counts: HashMap<Fingerprint, Vec<u32>> = HashMap::new();
     let mut max_uid = 0;
     if exists == 0 {
         return Ok((counts, 0));
@@ -231,12 +231,80 @@ async fn target_fingerprints(
                     r.header.as_deref().unwrap_or_default(),
                     r.size.unwrap_or(0) as u64,
                 );
-                *counts.entry(fp).or_insert(0) += 1;
+                counts.entry(fp).or_default().push(uid);
             }
             Ok(())
         })
         .await?;
     Ok((counts, max_uid))
+}
+
+/// The header fingerprint of a fingerprint possibly refined by bytes (`F#sha256`).
+fn base_fingerprint(fp: &Fingerprint) -> Fingerprint {
+    Fingerprint(fp.0.split('#').next().unwrap_or(&fp.0).to_string())
+}
+
+/// SHA-256 of whole messages, by UID, in the selected folder.
+async fn body_hashes(session: &mut Session, uids: &[u32]) -> Result<HashMap<u32, String>> {
+    use sha2::{Digest, Sha256};
+    let mut out = HashMap::new();
+    for (set, _) in uidset::chunks(uids, 20) {
+        session
+            .uid_fetch(&set, "(UID BODY.PEEK[])", &mut |r| {
+                if let (Some(u), Some(b)) = (r.uid, r.body.as_ref()) {
+                    out.insert(u, hex::encode(Sha256::digest(b)));
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(out)
+}
+
+/// Headers and size cannot tell apart two messages that differ only in their body. When such
+/// a group is partly on the target, which ones are there is decided by the bytes: both sides'
+/// fingerprints in the group get the message's SHA-256 appended. Returns how many were refined.
+async fn refine_ambiguous(
+    source: &mut Session,
+    target: &mut Session,
+    fp: &FolderPlan,
+    tf: &TargetFolder,
+    chosen: &mut [SourceMessage],
+    counts: &mut HashMap<Fingerprint, u32>,
+    target_uids: &HashMap<Fingerprint, Vec<u32>>,
+) -> Result<usize> {
+    let mut groups: HashMap<Fingerprint, Vec<usize>> = HashMap::new();
+    for (i, m) in chosen.iter().enumerate() {
+        groups.entry(m.fingerprint.clone()).or_default().push(i);
+    }
+    let mut refined = 0;
+    for (f, idxs) in groups {
+        let on_target = counts.get(&f).copied().unwrap_or(0) as usize;
+        if idxs.len() < 2 || on_target == 0 || on_target >= idxs.len() {
+            continue;
+        }
+        let Some(tuids) = target_uids.get(&f) else {
+            continue;
+        };
+        source.examine(&fp.source_wire).await?;
+        let suids: Vec<u32> = idxs.iter().map(|&i| chosen[i].uid).collect();
+        let shash = body_hashes(source, &suids).await?;
+        target.examine(&tf.wire).await?;
+        let thash = body_hashes(target, tuids).await?;
+        for &i in &idxs {
+            if let Some(h) = shash.get(&chosen[i].uid) {
+                chosen[i].fingerprint = Fingerprint(format!("{}#{h}", f.0));
+                refined += 1;
+            }
+        }
+        counts.remove(&f);
+        for h in thash.values() {
+            *counts
+                .entry(Fingerprint(format!("{}#{h}", f.0)))
+                .or_insert(0) += 1;
+        }
+    }
+    Ok(refined)
 }
 
 /// Runs a whole IMAP -> IMAP job.
@@ -276,6 +344,7 @@ pub async fn run(
     // Target folders: find or create, select, read what is already there.
     let mut targets: HashMap<String, Arc<TargetFolder>> = HashMap::new();
     let mut present_counts: HashMap<String, HashMap<Fingerprint, u32>> = HashMap::new();
+    let mut present_uids: HashMap<String, HashMap<Fingerprint, Vec<u32>>> = HashMap::new();
     for f in &plan.folders {
         if targets.contains_key(&f.target) {
             continue;
@@ -317,8 +386,14 @@ pub async fn run(
         } else {
             target.select(&wire).await?.clone()
         };
-        let (counts, max_uid) = target_fingerprints(&mut target, state.exists).await?;
-        present_counts.insert(f.target.clone(), counts);
+        let (uids, max_uid) = target_fingerprints(&mut target, state.exists).await?;
+        present_counts.insert(
+            f.target.clone(),
+            uids.iter()
+                .map(|(k, v)| (k.clone(), v.len() as u32))
+                .collect(),
+        );
+        present_uids.insert(f.target.clone(), uids);
         targets.insert(
             f.target.clone(),
             Arc::new(TargetFolder {
@@ -329,7 +404,6 @@ pub async fn run(
             }),
         );
     }
-    target.logout().await;
 
     // Decide what is left to copy: checkpoint first, then content already on the target.
     let mut folders = Vec::new();
@@ -353,7 +427,22 @@ pub async fn run(
                 fp.source
             ));
         }
-        let chosen = std::mem::take(&mut fp.chosen);
+        let mut chosen = std::mem::take(&mut fp.chosen);
+        let empty = HashMap::new();
+        let target_uids = present_uids.get(&fp.target).unwrap_or(&empty);
+        let refined = refine_ambiguous(
+            &mut source,
+            &mut target,
+            &fp,
+            &tf,
+            &mut chosen,
+            counts,
+            target_uids,
+        )
+        .await?;
+        if refined > 0 {
+            tracing::info!(folder = %fp.source, refined, "told apart messages with equal headers by their bytes");
+        }
         let mut present = 0u64;
         let mut left: Vec<SourceMessage> = Vec::new();
         let mut unmatched = Vec::new();
@@ -436,6 +525,7 @@ pub async fn run(
             started: Instant::now(),
         });
     }
+    target.logout().await;
     progress.event(Event::Planned {
         folders: folders.len(),
         messages: total_left,
@@ -632,9 +722,10 @@ async fn fetch_batch(
         let uids: Vec<u32> = pending.keys().copied().collect();
         let bytes: u64 = pending.values().map(|m| m.size as u64).sum();
         let permits = shared.permits_for(bytes);
-        let Ok(mut permit) = shared.budget.clone().acquire_many_owned(permits).await else {
+        let Ok(permit) = shared.budget.clone().acquire_many_owned(permits).await else {
             return;
         };
+        let mut permit = Some(permit);
         let mut delivered = Vec::new();
         let mut result = Ok(());
         for (set, _) in uidset::chunks(&uids, BATCH_MESSAGES) {
@@ -645,13 +736,12 @@ async fn fetch_batch(
                         return Ok(());
                     };
                     let Some(body) = rec.body else { return Ok(()) };
-                    let share = shared
-                        .permits_for(meta.size as u64)
-                        .min(permit.num_permits() as u32);
-                    let mine = if share > 0 && (share as usize) < permit.num_permits() {
-                        permit.split(share as usize)
-                    } else {
-                        None
+                    // Each message carries its share of the batch's budget until appended;
+                    // the last one takes whatever is left.
+                    let share = shared.permits_for(body.len() as u64) as usize;
+                    let mine = match permit.as_mut() {
+                        Some(p) if share < p.num_permits() => p.split(share),
+                        _ => permit.take(),
                     };
                     delivered.push(uid);
                     let meta = meta.clone();
@@ -852,7 +942,7 @@ async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<
                 r.header.as_deref().unwrap_or_default(),
                 r.size.unwrap_or(0) as u64,
             );
-            if &f == fp {
+            if f == base_fingerprint(fp) {
                 seen += 1;
             }
         }
@@ -862,7 +952,7 @@ async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<
     let recorded = tf
         .appended
         .lock()
-        .map(|m| m.get(fp).copied().unwrap_or(0))
+        .map(|m| m.get(&base_fingerprint(fp)).copied().unwrap_or(0))
         .unwrap_or(0);
     Ok(seen > recorded)
 }
@@ -870,7 +960,8 @@ async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<
 fn record_copied(shared: &Shared, msg: &Fetched, target_uid: Option<(u32, u32)>) {
     let folder = &shared.folders[msg.folder];
     if let Ok(mut m) = folder.target.appended.lock() {
-        *m.entry(msg.meta.fingerprint.clone()).or_insert(0) += 1;
+        *m.entry(base_fingerprint(&msg.meta.fingerprint))
+            .or_insert(0) += 1;
     }
     shared.checkpoint.record_done(checkpoint::Done {
         folder: folder.plan.source.clone(),
