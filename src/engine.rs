@@ -31,6 +31,9 @@ pub const DEFAULT_BUDGET: u64 = 32 * 1024 * 1024;
 const BATCH_MESSAGES: usize = 50;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_ATTEMPTS: u32 = 6;
+/// Messages and bytes per MULTIAPPEND.
+const MULTI_MESSAGES: usize = 32;
+const MULTI_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Set by Ctrl-C: workers stop taking new work, finish what is in flight, and the checkpoint
 /// is flushed.
@@ -807,37 +810,60 @@ async fn append_worker(
 ) {
     let mut session: Option<Session> = None;
     loop {
-        let next = { rx.lock().await.recv().await };
-        let Some(msg) = next else { break };
+        // Take one message, and whatever else is already waiting up to a MULTIAPPEND's worth.
+        let batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { break };
+            let mut bytes = first.body.len() as u64;
+            let mut batch = vec![first];
+            while batch.len() < MULTI_MESSAGES && bytes < MULTI_BYTES {
+                match rx.try_recv() {
+                    Ok(m) => {
+                        bytes += m.body.len() as u64;
+                        batch.push(m);
+                    }
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
         if shared.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
             // Drain without writing: the run is ending with a fatal error.
             continue;
         }
-        append_one(&shared, &mut session, msg).await;
+        append_batch(&shared, &mut session, batch).await;
     }
     if let Some(s) = session {
         s.logout().await;
     }
 }
 
-async fn append_one(shared: &Shared, session: &mut Option<Session>, msg: Fetched) {
-    let folder = &shared.folders[msg.folder];
-    if msg.meta.undecided {
-        let summary = Summary::from_message(&msg.body);
-        if plan::decide_attachments(&shared.filters, &summary) == Decision::Skip {
-            if let Ok(mut r) = folder.report.lock() {
-                r.filtered += 1;
-            }
-            shared.progress.event(Event::Filtered {
-                folder: folder.plan.source.clone(),
-                uid: msg.meta.uid,
-            });
-            shared.finish_one(msg.folder);
-            return;
-        }
+/// Decides a message the attachment filter could not decide from BODYSTRUCTURE; true when
+/// it is filtered out (and counted as such).
+fn filtered_after_download(shared: &Shared, msg: &Fetched) -> bool {
+    if !msg.meta.undecided {
+        return false;
     }
+    let folder = &shared.folders[msg.folder];
+    let summary = Summary::from_message(&msg.body);
+    if plan::decide_attachments(&shared.filters, &summary) != Decision::Skip {
+        return false;
+    }
+    if let Ok(mut r) = folder.report.lock() {
+        r.filtered += 1;
+    }
+    shared.progress.event(Event::Filtered {
+        folder: folder.plan.source.clone(),
+        uid: msg.meta.uid,
+    });
+    shared.finish_one(msg.folder);
+    true
+}
+
+/// The flags the target folder can store; the rest are reported once per folder.
+fn flags_for_target(shared: &Shared, msg: &Fetched) -> Vec<String> {
+    let folder = &shared.folders[msg.folder];
     let tf = &folder.target;
-    // Keep what the target folder can store; report the rest once per folder.
     let mut flags = Vec::new();
     for f in &msg.flags {
         if f.eq_ignore_ascii_case("\\Recent") {
@@ -851,9 +877,85 @@ async fn append_one(shared: &Shared, session: &mut Option<Session>, msg: Fetched
             nk.insert(f.clone());
         }
     }
+    flags
+}
+
+/// Appends messages, several per command (MULTIAPPEND) where the server allows: one
+/// server-side transaction instead of one per message.
+async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec<Fetched>) {
+    let batch: Vec<Fetched> = batch
+        .into_iter()
+        .filter(|m| !filtered_after_download(shared, m))
+        .collect();
+    // Group by target folder, keeping order.
+    let mut groups: Vec<(Arc<TargetFolder>, Vec<Fetched>)> = Vec::new();
+    for m in batch {
+        let tf = shared.folders[m.folder].target.clone();
+        match groups.iter_mut().find(|(t, _)| Arc::ptr_eq(t, &tf)) {
+            Some((_, v)) => v.push(m),
+            None => groups.push((tf, vec![m])),
+        }
+    }
+    for (tf, msgs) in groups {
+        if msgs.len() > 1
+            && session
+                .as_ref()
+                .is_some_and(|s| !s.is_broken() && s.has("MULTIAPPEND"))
+        {
+            let flags: Vec<Vec<String>> =
+                msgs.iter().map(|m| flags_for_target(shared, m)).collect();
+            let items: Vec<crate::imap::session::AppendItem<'_>> = msgs
+                .iter()
+                .zip(&flags)
+                .map(|(m, f)| crate::imap::session::AppendItem {
+                    flags: f,
+                    internaldate: m.internaldate.as_deref(),
+                    body: &m.body,
+                })
+                .collect();
+            let result = match session.as_mut() {
+                Some(s) => s.append_many(&tf.wire, &items).await,
+                None => continue,
+            };
+            drop(items);
+            match result {
+                Ok(uids) => {
+                    for (m, uid) in msgs.iter().zip(uids) {
+                        record_copied(shared, m, uid);
+                    }
+                }
+                // Refused as a whole (one bad message spoils the transaction): one by one,
+                // so only the culprit fails.
+                Err(e) if !e.poisons_connection() && !e.is_retryable() => {
+                    for m in msgs {
+                        append_one(shared, session, m, false).await;
+                    }
+                }
+                // The answer was lost: none or all were stored; look before each retry.
+                Err(_) => {
+                    for m in msgs {
+                        append_one(shared, session, m, true).await;
+                    }
+                }
+            }
+        } else {
+            for m in msgs {
+                append_one(shared, session, m, false).await;
+            }
+        }
+    }
+}
+
+async fn append_one(
+    shared: &Shared,
+    session: &mut Option<Session>,
+    msg: Fetched,
+    mut in_doubt: bool,
+) {
+    let tf = &shared.folders[msg.folder].target;
+    let flags = flags_for_target(shared, &msg);
     let mut attempt = 0u32;
     let mut last_error = String::new();
-    let mut in_doubt = false;
     loop {
         if attempt >= MAX_ATTEMPTS {
             shared.fail(

@@ -147,6 +147,14 @@ pub struct FetchRecord {
     pub bodystructure: Option<super::bodystructure::Summary>,
 }
 
+/// One message of an APPEND.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendItem<'a> {
+    pub flags: &'a [String],
+    pub internaldate: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
 /// The result of an APPEND.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Appended {
@@ -157,7 +165,10 @@ pub struct Appended {
 /// What a successful tagged completion carried.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Done {
+    /// `[APPENDUID validity uid]`: the first (or only) new UID.
     pub appenduid: Option<(u32, u32)>,
+    /// The last new UID when APPENDUID gave a range (MULTIAPPEND).
+    pub appenduid_last: Option<u32>,
     pub read_only: bool,
 }
 
@@ -960,70 +971,134 @@ impl Session {
         internaldate: Option<&str>,
         body: &[u8],
     ) -> Result<Appended> {
+        let uids = self
+            .append_many(
+                wire,
+                &[AppendItem {
+                    flags,
+                    internaldate,
+                    body,
+                }],
+            )
+            .await?;
+        Ok(Appended {
+            uid: uids.first().copied().flatten(),
+        })
+    }
+
+    /// Several messages in one APPEND (RFC 3502 MULTIAPPEND; one command, one server-side
+    /// transaction: all are stored or none). Callers check [`Session::has`]("MULTIAPPEND")
+    /// before passing more than one. Returns each message's (UIDVALIDITY, UID) when the
+    /// server reports APPENDUID.
+    pub async fn append_many(
+        &mut self,
+        wire: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<Vec<Option<(u32, u32)>>> {
         let what = format!("APPEND to {}", quote(wire));
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
         let literal_plus = self.has("LITERAL+");
-        let mut cmd = format!("APPEND {}", quote(wire));
-        if !flags.is_empty() {
-            cmd.push_str(" (");
-            cmd.push_str(&flags.join(" "));
-            cmd.push(')');
-        }
-        if let Some(d) = internaldate {
-            cmd.push_str(&format!(" \"{d}\""));
-        }
-        cmd.push_str(&format!(
-            " {{{}{}}}",
-            body.len(),
-            if literal_plus { "+" } else { "" }
-        ));
-        let tag = self.send(&cmd, &what).await?;
-        if !literal_plus {
-            loop {
-                // Untagged data may come before the continuation (e.g. `* OK [ALERT]`):
-                // async-imap's own append gives up there and leaves the server waiting.
-                match self.next(&what, &mut |_| {}).await? {
-                    Event::Continue => break,
-                    Event::Tagged { tag: t, result } if t == tag => {
-                        // Refused before the literal (e.g. too large): the connection is fine.
-                        result?;
-                        return Err(Error::Protocol {
-                            host: self.endpoint.host.clone(),
-                            detail: format!("{what}: completed without taking the message"),
-                        });
-                    }
-                    Event::Tagged { .. } => {
-                        self.broken = true;
-                        return Err(Error::Protocol {
-                            host: self.endpoint.host.clone(),
-                            detail: format!("{what}: reply out of step with the commands sent"),
-                        });
-                    }
-                    Event::Bye(text) => {
-                        return Err(Error::ConnectionLost {
-                            host: self.endpoint.host.clone(),
-                            detail: format!("BYE \"{text}\" during {what}"),
-                        });
-                    }
-                    Event::Other => {}
-                }
+        let header = |item: &AppendItem<'_>| {
+            let mut h = String::new();
+            if !item.flags.is_empty() {
+                h.push_str(" (");
+                h.push_str(&item.flags.join(" "));
+                h.push(')');
             }
-        }
+            if let Some(d) = item.internaldate {
+                h.push_str(&format!(" \"{d}\""));
+            }
+            h.push_str(&format!(
+                " {{{}{}}}",
+                item.body.len(),
+                if literal_plus { "+" } else { "" }
+            ));
+            h
+        };
+        let cmd = format!("APPEND {}{}", quote(wire), header(&items[0]));
+        let tag = self.send(&cmd, &what).await?;
         let host = self.endpoint.host.clone();
         let idle = self.endpoint.idle_timeout;
+        for (n, item) in items.iter().enumerate() {
+            if n > 0 {
+                let more = format!("{}\r\n", header(item));
+                if let Err(e) = self.inner.get_mut().write_all(more.as_bytes()).await {
+                    self.broken = true;
+                    return Err(io_error(&host, &what, e, idle));
+                }
+                if !literal_plus {
+                    if let Err(e) = self.inner.get_mut().flush().await {
+                        self.broken = true;
+                        return Err(io_error(&host, &what, e, idle));
+                    }
+                }
+            }
+            if !literal_plus {
+                self.await_continuation(&tag, &what).await?;
+            }
+            if let Err(e) = self.inner.get_mut().write_all(item.body).await {
+                self.broken = true;
+                return Err(io_error(&host, &what, e, idle));
+            }
+        }
         let stream = self.inner.get_mut();
-        let write = async {
-            stream.write_all(body).await?;
+        let end = async {
             stream.write_all(b"\r\n").await?;
             stream.flush().await
         };
-        if let Err(e) = write.await {
+        if let Err(e) = end.await {
             self.broken = true;
             return Err(io_error(&host, &what, e, idle));
         }
         let done = self.finish(&tag, &what, &mut |_| {}).await?;
-        Ok(Appended {
-            uid: done.appenduid,
-        })
+        let mut uids = vec![None; items.len()];
+        if let Some((validity, first)) = done.appenduid {
+            let last = done.appenduid_last.unwrap_or(first);
+            // APPENDUID lists the new UIDs in order; a range covers consecutive messages.
+            if (last - first) as usize + 1 == items.len() {
+                for (k, slot) in uids.iter_mut().enumerate() {
+                    *slot = Some((validity, first + k as u32));
+                }
+            } else if items.len() == 1 {
+                uids[0] = Some((validity, first));
+            }
+        }
+        Ok(uids)
+    }
+
+    /// Waits for the `+` that lets a synchronizing literal go. Untagged data may come first
+    /// (e.g. `* OK [ALERT]`): async-imap's own append gives up there and leaves the server
+    /// waiting for a literal that never comes.
+    async fn await_continuation(&mut self, tag: &imap_proto::RequestId, what: &str) -> Result<()> {
+        loop {
+            match self.next(what, &mut |_| {}).await? {
+                Event::Continue => return Ok(()),
+                Event::Tagged { tag: t, result } if t == *tag => {
+                    // Refused before the literal (e.g. too large): the connection is fine.
+                    result?;
+                    return Err(Error::Protocol {
+                        host: self.endpoint.host.clone(),
+                        detail: format!("{what}: completed without taking the message"),
+                    });
+                }
+                Event::Tagged { .. } => {
+                    self.broken = true;
+                    return Err(Error::Protocol {
+                        host: self.endpoint.host.clone(),
+                        detail: format!("{what}: reply out of step with the commands sent"),
+                    });
+                }
+                Event::Bye(text) => {
+                    return Err(Error::ConnectionLost {
+                        host: self.endpoint.host.clone(),
+                        detail: format!("BYE \"{text}\" during {what}"),
+                    });
+                }
+                Event::Other => {}
+            }
+        }
     }
 
     /// NOOP: lets the server report changes, keeps the connection alive.
