@@ -8,7 +8,7 @@
 //! memory follows the budget, not the mailbox; one message larger than the budget still passes
 //! alone. Fetch and append overlap, so neither side idles.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -216,20 +216,26 @@ fn target_wire(name: &str, delimiter: &str) -> String {
 }
 
 /// Content fingerprints of a selected target folder, as a multiset, and its highest UID.
-async fn target_fingerprints(
-    session: &mut Session,
-    exists: u32,
-) -> Result<(HashMap<Fingerprint, Vec<u32>>, u32)> {
+/// The target folder's messages: UIDs by fingerprint, flags by UID, highest UID.
+type TargetContent = (
+    HashMap<Fingerprint, Vec<u32>>,
+    HashMap<u32, Vec<String>>,
+    u32,
+);
+
+async fn target_fingerprints(session: &mut Session, exists: u32) -> Result<TargetContent> {
     let mut counts: HashMap<Fingerprint, Vec<u32>> = HashMap::new();
+    let mut flags = HashMap::new();
     let mut max_uid = 0;
     if exists == 0 {
-        return Ok((counts, 0));
+        return Ok((counts, flags, 0));
     }
-    let items = format!("(UID RFC822.SIZE {})", fingerprint::fetch_item());
+    let items = format!("(UID FLAGS RFC822.SIZE {})", fingerprint::fetch_item());
     session
         .uid_fetch("1:*", &items, &mut |r| {
             if let Some(uid) = r.uid {
                 max_uid = max_uid.max(uid);
+                flags.insert(uid, r.flags.clone().unwrap_or_default());
                 let fp = Fingerprint::from_headers(
                     r.header.as_deref().unwrap_or_default(),
                     r.size.unwrap_or(0) as u64,
@@ -239,7 +245,33 @@ async fn target_fingerprints(
             Ok(())
         })
         .await?;
-    Ok((counts, max_uid))
+    Ok((counts, flags, max_uid))
+}
+
+/// Flags compared the way the target stores them: without `\Recent`, only what the folder
+/// keeps, system flags case-insensitively, in a stable order.
+fn normalized_flags(flags: &[String], state: &crate::imap::MailboxState) -> Vec<String> {
+    let mut out: Vec<String> = flags
+        .iter()
+        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+        .filter(|f| {
+            state.keeps_flag(f) || state.permanent_flags.is_empty() && state.flags.is_empty()
+        })
+        .map(|f| {
+            if f.starts_with('\\') {
+                let mut c = f.to_ascii_lowercase();
+                if let Some(ch) = c.get_mut(1..2) {
+                    ch.make_ascii_uppercase();
+                }
+                c
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The header fingerprint of a fingerprint possibly refined by bytes (`F#sha256`).
@@ -348,6 +380,7 @@ pub async fn run(
     let mut targets: HashMap<String, Arc<TargetFolder>> = HashMap::new();
     let mut present_counts: HashMap<String, HashMap<Fingerprint, u32>> = HashMap::new();
     let mut present_uids: HashMap<String, HashMap<Fingerprint, Vec<u32>>> = HashMap::new();
+    let mut present_flags: HashMap<String, HashMap<u32, Vec<String>>> = HashMap::new();
     for f in &plan.folders {
         if targets.contains_key(&f.target) {
             continue;
@@ -389,7 +422,8 @@ pub async fn run(
         } else {
             target.select(&wire).await?.clone()
         };
-        let (uids, max_uid) = target_fingerprints(&mut target, state.exists).await?;
+        let (uids, flags, max_uid) = target_fingerprints(&mut target, state.exists).await?;
+        present_flags.insert(f.target.clone(), flags);
         present_counts.insert(
             f.target.clone(),
             uids.iter()
@@ -411,6 +445,7 @@ pub async fn run(
     // Decide what is left to copy: checkpoint first, then content already on the target.
     let mut folders = Vec::new();
     let mut queue = VecDeque::new();
+    let mut available_uids: HashMap<String, HashMap<Fingerprint, VecDeque<u32>>> = HashMap::new();
     let mut total_left = 0u64;
     let mut total_bytes = 0u64;
     let mut total_present = 0u64;
@@ -449,12 +484,24 @@ pub async fn run(
         let mut present = 0u64;
         let mut left: Vec<SourceMessage> = Vec::new();
         let mut unmatched = Vec::new();
+        // Present messages are paired with a target copy to bring its flags up to date.
+        let mut pairs: Vec<(SourceMessage, Option<u32>)> = Vec::new();
+        let available = available_uids.entry(fp.target.clone()).or_insert_with(|| {
+            target_uids
+                .iter()
+                .map(|(k, v)| (k.clone(), v.iter().copied().collect()))
+                .collect()
+        });
         for m in chosen {
             if done.contains(&m.uid) {
                 present += 1;
                 if let Some(c) = counts.get_mut(&m.fingerprint) {
                     *c = c.saturating_sub(1);
                 }
+                let t = available
+                    .get_mut(&m.fingerprint)
+                    .and_then(|q| q.pop_front());
+                pairs.push((m, t));
             } else {
                 unmatched.push(m);
             }
@@ -464,6 +511,10 @@ pub async fn run(
                 Some(c) if *c > 0 => {
                     *c -= 1;
                     present += 1;
+                    let t = available
+                        .get_mut(&m.fingerprint)
+                        .and_then(|q| q.pop_front());
+                    pairs.push((m.clone(), t));
                     if !opts.dry_run {
                         checkpoint.record_done(checkpoint::Done {
                             folder: fp.source.clone(),
@@ -476,6 +527,28 @@ pub async fn run(
                     }
                 }
                 _ => left.push(m),
+            }
+        }
+        // Bring the flags of copies already on the target up to date with the source.
+        let target_flags = present_flags.get(&fp.target);
+        let mut updates: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+        for (m, t) in &pairs {
+            let Some(t) = t else { continue };
+            let Some(have) = target_flags.and_then(|f| f.get(t)) else {
+                continue;
+            };
+            let want = normalized_flags(&m.flags, &tf.state);
+            if normalized_flags(have, &tf.state) != want {
+                updates.entry(want).or_default().push(*t);
+            }
+        }
+        let flags_updated: u64 = updates.values().map(|v| v.len() as u64).sum();
+        if flags_updated > 0 && !opts.dry_run {
+            target.select(&tf.wire).await?;
+            for (flags, uids) in &updates {
+                for (set, _) in uidset::chunks(uids, 500) {
+                    target.uid_store_flags(&set, flags).await?;
+                }
             }
         }
         let bytes: u64 = left.iter().map(|m| m.size as u64).sum();
@@ -493,6 +566,7 @@ pub async fn run(
             bytes: if opts.dry_run { bytes } else { 0 },
             seconds: 0.0,
             flags_not_kept: Vec::new(),
+            flags_updated,
         };
         let remaining = left.len() as u64;
         if !opts.dry_run {

@@ -18,6 +18,8 @@ pub struct FolderReport {
     /// Flags and keywords the target folder cannot store (its PERMANENTFLAGS lack them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flags_not_kept: Vec<String>,
+    /// Copies already on the target whose flags were brought up to date with the source.
+    pub flags_updated: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +103,19 @@ impl Report {
                 f.failed,
                 human_bytes(f.bytes)
             );
+            if f.flags_updated > 0 {
+                let _ = writeln!(
+                    out,
+                    "  {} flags of {} messages already in {}",
+                    if self.dry_run {
+                        "would update"
+                    } else {
+                        "updated"
+                    },
+                    f.flags_updated,
+                    f.target
+                );
+            }
             if !f.flags_not_kept.is_empty() {
                 let _ = writeln!(
                     out,

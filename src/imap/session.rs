@@ -1101,6 +1101,19 @@ impl Session {
         }
     }
 
+    /// Sets exactly these flags on the messages (`UID STORE set FLAGS.SILENT (...)`).
+    pub async fn uid_store_flags(&mut self, set: &str, flags: &[String]) -> Result<()> {
+        let what = format!(
+            "UID STORE in {}",
+            self.selected
+                .as_ref()
+                .map(|s| quote(&s.wire))
+                .unwrap_or_default()
+        );
+        let cmd = format!("UID STORE {set} FLAGS.SILENT ({})", flags.join(" "));
+        self.run(&cmd, &what, &mut |_| {}).await.map(|_| ())
+    }
+
     /// NOOP: lets the server report changes, keeps the connection alive.
     pub async fn noop(&mut self) -> Result<()> {
         self.run("NOOP", "NOOP", &mut |_| {}).await.map(|_| ())
