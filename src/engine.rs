@@ -233,7 +233,10 @@ async fn target_fingerprints(session: &mut Session, exists: u32) -> Result<Targe
     let items = format!("(UID FLAGS RFC822.SIZE {})", fingerprint::fetch_item());
     session
         .uid_fetch("1:*", &items, &mut |r| {
-            if let Some(uid) = r.uid {
+            if let (Some(uid), Some(_)) = (r.uid, r.size) {
+                if flags.contains_key(&uid) {
+                    return Ok(());
+                }
                 max_uid = max_uid.max(uid);
                 flags.insert(uid, r.flags.clone().unwrap_or_default());
                 let fp = Fingerprint::from_headers(

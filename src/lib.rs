@@ -23,6 +23,7 @@ pub mod progress;
 pub mod providers;
 pub mod report;
 pub mod secret;
+pub mod verify;
 
 pub use error::{Error, Result};
 

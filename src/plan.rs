@@ -255,12 +255,15 @@ pub async fn scan_folder(
             structure_usable = false;
         }
         let wanted: std::collections::HashSet<u32> = members.iter().copied().collect();
+        let mut seen = std::collections::HashSet::new();
         for r in records {
             let Some(uid) = r.uid else { continue };
-            if !wanted.contains(&uid) {
+            // Unsolicited FETCH responses (another client changing flags meanwhile) carry
+            // no size: they are not the answer to this command.
+            let Some(size) = r.size else { continue };
+            if !wanted.contains(&uid) || !seen.insert(uid) {
                 continue;
             }
-            let size = r.size.unwrap_or(0);
             plan.messages += 1;
             plan.bytes += size as u64;
             let headers = r.header.unwrap_or_default();

@@ -9,6 +9,7 @@ mod display;
 mod doctor;
 mod plan;
 mod run;
+mod verify;
 
 /// Move and keep mail: migrate IMAP mailboxes (NetEase 163/126/yeah -> QQ Mail and any IMAP
 /// server), byte-exact with folders, flags and dates, resumable and without duplicates.
@@ -40,6 +41,13 @@ enum Command {
     ///
     /// DNS, TCP, TLS certificate, greeting, login, ID, folder list and opening INBOX.
     Doctor(doctor::Args),
+    /// Prove message by message that the target holds every selected source message.
+    ///
+    /// Compares each source folder with its target folder (same mapping and filters as run)
+    /// by content, not UID: messages missing, extra or duplicated on the target, and flags or
+    /// received dates that differ. Read-only on both sides. Exit code 0 when all is there,
+    /// 1 when anything is missing or differs, 2 on fatal errors.
+    Verify(verify::Args),
 }
 
 /// A profile path argument shared by the subcommands.
@@ -100,6 +108,7 @@ pub fn main() -> i32 {
             Command::Run(a) => run::execute(a).await,
             Command::Plan(a) => plan::execute(a).await,
             Command::Doctor(a) => doctor::execute(a).await,
+            Command::Verify(a) => verify::execute(a).await,
         }
     });
     match result {

@@ -1,0 +1,98 @@
+//! `mailferry verify PROFILE`
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use mailferry::error::Side;
+use mailferry::imap::Endpoint;
+use mailferry::profile::{Profile, Source, Target};
+use mailferry::progress::{Event, Progress, Silent};
+use mailferry::verify::{self, Location, VerifyOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    profile: super::ProfileArg,
+    /// Compare whole messages (SHA-256 of BODY.PEEK[] on both sides) instead of fingerprints
+    /// (size plus a hash of a few header fields). Downloads every message on both sides.
+    #[arg(long)]
+    deep: bool,
+    /// Examples shown for each kind of problem.
+    #[arg(long, value_name = "N", default_value_t = verify::DEFAULT_EXAMPLES)]
+    examples: usize,
+    /// Print the whole result, every problem included, as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Write every missing message's identity to FILE, one JSON object per line (folder,
+    /// uid, message_id, subject, date, size, fingerprint).
+    #[arg(long, value_name = "FILE")]
+    list_missing: Option<PathBuf>,
+}
+
+/// Progress lines on stderr: a folder done, warnings, reconnections. A bar would have no
+/// total to show: message counts are only known once a folder has been read.
+struct Lines;
+
+impl Progress for Lines {
+    fn event(&self, event: Event) {
+        match event {
+            Event::FolderDone { source } => eprintln!("checked: {source}"),
+            Event::Warning { message } => eprintln!("warning: {message}"),
+            Event::Reconnecting { side, reason, .. } => {
+                eprintln!("reconnecting to the {side}: {reason}")
+            }
+            _ => {}
+        }
+    }
+}
+
+fn locations(profile: &Profile) -> anyhow::Result<(Location, Location)> {
+    let source = match &profile.source {
+        Source::Imap(a) => Location::Imap(Endpoint::new(
+            Side::Source,
+            a,
+            a.password
+                .resolve()
+                .with_context(|| format!("source password for {}", a.user))?,
+        )),
+        // The archive and file readers plug in here as Location::Store.
+        _ => anyhow::bail!(
+            "{}: `verify` cannot read this kind of source yet (only source.imap)",
+            profile.path.display()
+        ),
+    };
+    let target = match &profile.target {
+        Target::Imap(a) => Location::Imap(Endpoint::new(
+            Side::Target,
+            a,
+            a.password
+                .resolve()
+                .with_context(|| format!("target password for {}", a.user))?,
+        )),
+        Target::Archive(a) => anyhow::bail!(
+            "{}: `verify` cannot read archive targets yet ({})",
+            profile.path.display(),
+            a.path.display()
+        ),
+    };
+    Ok((source, target))
+}
+
+pub async fn execute(args: Args) -> anyhow::Result<i32> {
+    let profile = super::load_profile(&args.profile.profile)?;
+    let (source, target) = locations(&profile)?;
+    let opts = VerifyOptions { deep: args.deep };
+    // With --json, stdout carries the one result object and nothing else.
+    let progress: &dyn Progress = if args.json { &Silent } else { &Lines };
+    let verdict = verify::verify(&profile, &source, &target, progress, &opts).await?;
+    if let Some(path) = &args.list_missing {
+        std::fs::write(path, verdict.missing_lines())
+            .with_context(|| format!("writing the missing-message list to {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&verdict)?);
+    } else {
+        print!("{}", verdict.render(args.examples));
+    }
+    Ok(verdict.exit_code())
+}
