@@ -48,6 +48,9 @@ pub struct Report {
     pub dry_run: bool,
     /// The run stopped early (Ctrl-C); rerun the same command to resume.
     pub cancelled: bool,
+    /// `run --verify`: the verdict of checking the target against the source afterwards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::verify::Verdict>,
 }
 
 impl Report {
@@ -162,6 +165,9 @@ impl Report {
                     f.reason
                 );
             }
+        }
+        if let Some(v) = &self.verify {
+            let _ = writeln!(out, "verify: {}", v.summary());
         }
         if self.cancelled {
             let _ = writeln!(

@@ -15,6 +15,10 @@ pub struct Args {
     /// JSON lines of progress on stdout; the last line is the final report.
     #[arg(long)]
     json: bool,
+    /// After copying, check message by message that the target holds everything
+    /// (as `mailferry verify`), and include the verdict in the report.
+    #[arg(long)]
+    verify: bool,
 }
 
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
@@ -37,9 +41,28 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
         }
     });
     let display = Arc::new(super::display::Display::new(args.json));
+    let endpoints = (source.clone(), target.clone());
     let result = engine::run(&profile, source, target, display.clone(), opts).await;
+    let mut report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            display.finish();
+            return Err(e.into());
+        }
+    };
+    if args.verify && !args.dry_run && !report.cancelled {
+        use mailferry::verify::{Location, VerifyOptions, verify};
+        let verdict = verify(
+            &profile,
+            &Location::Imap(endpoints.0),
+            &Location::Imap(endpoints.1),
+            display.as_ref(),
+            &VerifyOptions::default(),
+        )
+        .await?;
+        report.verify = Some(verdict);
+    }
     display.finish();
-    let report = result?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
