@@ -1028,11 +1028,9 @@ impl Session {
                     self.broken = true;
                     return Err(io_error(&host, &what, e, idle));
                 }
-                if !literal_plus {
-                    if let Err(e) = self.inner.get_mut().flush().await {
-                        self.broken = true;
-                        return Err(io_error(&host, &what, e, idle));
-                    }
+                if !literal_plus && let Err(e) = self.inner.get_mut().flush().await {
+                    self.broken = true;
+                    return Err(io_error(&host, &what, e, idle));
                 }
             }
             if !literal_plus {

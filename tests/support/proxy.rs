@@ -1,0 +1,545 @@
+//! A TCP proxy in front of Dovecot's plain port that adds provider behaviour no real server
+//! here shows ([`Quirk`]), and records every command it sees.
+//!
+//! Each client connection gets its own upstream connection and two threads. Both directions
+//! are framed by line with IMAP literal awareness, so message bytes inside literals are passed
+//! through untouched and never taken for commands or responses:
+//! - client -> server: after a line ending in a synchronising literal `{n}` the proxy waits for
+//!   the server's `+` continuation (or its tagged refusal) before it expects the n bytes;
+//!   a LITERAL+ `{n+}` literal follows at once.
+//! - server -> client: a whole response (lines and literals) is written under one lock, so
+//!   replies the proxy makes up itself never land inside a server response.
+//!
+//! ```ignore
+//! let proxy = Proxy::start(dovecot().plain_port(), vec![Quirk::RequireIdBeforeSelect]);
+//! // point the tool at 127.0.0.1:proxy.port() (plain), then:
+//! assert!(proxy.commands().iter().any(|c| c.contains(" ID ")));
+//! ```
+
+#![allow(dead_code)] // Each test binary uses a different part of the support code.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+
+use super::imap_client::literal_at_end;
+
+/// One provider behaviour the proxy imposes on top of Dovecot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Quirk {
+    /// NetEase (Coremail): SELECT/EXAMINE before an `ID` command on the same connection gets
+    /// `TAG NO SELECT Unsafe Login. Please contact kefu@188.com for help` (not forwarded).
+    RequireIdBeforeSelect,
+    /// QQ: a `UID FETCH/STORE/COPY/MOVE/EXPUNGE/SEARCH` whose set has a descending range `a:b`
+    /// (a > b, or `*:b`; `a:*` is fine) gets `TAG BAD UID parameters!` (not forwarded).
+    RejectDescendingUidSets,
+    /// Drops the connection (both sides) once exactly `bytes` server->client bytes have been
+    /// forwarded on it, for the first `times` connections that get that far.
+    CutAfterServerBytes { bytes: usize, times: usize },
+    /// An APPEND whose message literal is larger than this gets
+    /// `TAG NO [LIMIT] Message too large`: instead of the `+` continuation for `{n}`, or after
+    /// swallowing the literal for `{n+}`. Checked on the command's first line (where every
+    /// client that quotes the mailbox name announces the message literal).
+    RejectAppendsLargerThan(usize),
+}
+
+/// The running proxy; dropping it closes the listener and every connection through it.
+pub struct Proxy {
+    port: u16,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("port", &self.port)
+            .field("quirks", &self.shared.quirks)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    upstream_port: u16,
+    quirks: Vec<Quirk>,
+    commands: Mutex<Vec<String>>,
+    connections: AtomicUsize,
+    cuts_done: AtomicUsize,
+    stopping: AtomicBool,
+    /// Sockets of live connections, so that dropping the proxy can close them.
+    live: Mutex<HashMap<usize, (TcpStream, TcpStream)>>,
+}
+
+/// What the server->client side tells the client->server side.
+#[derive(Debug)]
+enum Event {
+    /// A `+` continuation request.
+    Continuation,
+    /// A tagged completion, with its tag.
+    Tagged(String),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Proxy {
+    /// Listens on a free loopback port and forwards each connection to 127.0.0.1:`upstream_port`.
+    pub fn start(upstream_port: u16, quirks: Vec<Quirk>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy: bind a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Shared {
+            upstream_port,
+            quirks,
+            commands: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
+            cuts_done: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            live: Mutex::new(HashMap::new()),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept = thread::Builder::new()
+            .name(format!("proxy-{port}-accept"))
+            .spawn(move || accept_loop(listener, accept_shared))
+            .unwrap();
+        Proxy {
+            port,
+            shared,
+            accept: Some(accept),
+        }
+    }
+
+    /// The port to connect to (127.0.0.1, plain IMAP).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every client command seen, in order, CRLF removed, including those the proxy refused.
+    /// Literal contents are left out (the `{n}` markers stay); LOGIN passwords and SASL data
+    /// read `***`.
+    pub fn commands(&self) -> Vec<String> {
+        lock(&self.shared.commands).clone()
+    }
+
+    /// How many client connections were accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wakes accept()
+        for (client, upstream) in lock(&self.shared.live).values() {
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = upstream.shutdown(Shutdown::Both);
+        }
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+impl Shared {
+    fn has(&self, quirk: &Quirk) -> bool {
+        self.quirks.contains(quirk)
+    }
+
+    fn append_limit(&self) -> Option<usize> {
+        self.quirks.iter().find_map(|q| match q {
+            Quirk::RejectAppendsLargerThan(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    fn cut(&self) -> Option<(usize, usize)> {
+        self.quirks.iter().find_map(|q| match q {
+            Quirk::CutAfterServerBytes { bytes, times } => Some((*bytes, *times)),
+            _ => None,
+        })
+    }
+
+    fn record(&self, command: String) -> usize {
+        let mut commands = lock(&self.commands);
+        commands.push(command);
+        commands.len() - 1
+    }
+
+    fn extend_record(&self, index: usize, more: &str) {
+        if let Some(c) = lock(&self.commands).get_mut(index) {
+            c.push_str(more);
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for (id, stream) in listener.incoming().enumerate() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(client) = stream else { continue };
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        let shared = Arc::clone(&shared);
+        let _ = thread::Builder::new()
+            .name(format!("proxy-conn-{id}"))
+            .spawn(move || serve(id, client, shared));
+    }
+}
+
+fn serve(id: usize, client: TcpStream, shared: Arc<Shared>) {
+    let Ok(upstream) = TcpStream::connect(("127.0.0.1", shared.upstream_port)) else {
+        return; // dropping `client` closes it: the client sees the server as unreachable
+    };
+    let clones = (|| {
+        let _ = client.set_nodelay(true);
+        let _ = upstream.set_nodelay(true);
+        Ok::<_, io::Error>((
+            client.try_clone()?,
+            upstream.try_clone()?,
+            client.try_clone()?,
+            upstream.try_clone()?,
+            client.try_clone()?,
+            upstream.try_clone()?,
+        ))
+    })();
+    let Ok((client_out, upstream_in, client_cut, upstream_cut, client_live, upstream_live)) =
+        clones
+    else {
+        return;
+    };
+    lock(&shared.live).insert(id, (client_live, upstream_live));
+    let client_out = Arc::new(Mutex::new(client_out));
+    let (events_tx, events_rx) = mpsc::channel();
+
+    let s2c = {
+        let shared = Arc::clone(&shared);
+        let client_out = Arc::clone(&client_out);
+        thread::Builder::new()
+            .name(format!("proxy-conn-{id}-s2c"))
+            .spawn(move || {
+                let _ = server_to_client(
+                    BufReader::new(upstream_in),
+                    &client_out,
+                    &events_tx,
+                    &shared,
+                    (&client_cut, &upstream_cut),
+                );
+                // Upstream closed (LOGOUT, kick, cut): the client must see it too.
+                let _ = client_cut.shutdown(Shutdown::Both);
+                let _ = upstream_cut.shutdown(Shutdown::Both);
+            })
+    };
+    let mut upstream_w = upstream;
+    let _ = client_to_server(
+        BufReader::new(client),
+        &mut upstream_w,
+        &client_out,
+        &events_rx,
+        &shared,
+    );
+    // The client is done: let the server see EOF, then wait for its side to wind down.
+    let _ = upstream_w.shutdown(Shutdown::Write);
+    if let Ok(s2c) = s2c {
+        let _ = s2c.join();
+    }
+    lock(&shared.live).remove(&id);
+}
+
+/// Forwards whole responses, counting bytes for [`Quirk::CutAfterServerBytes`].
+fn server_to_client(
+    mut upstream: BufReader<TcpStream>,
+    client: &Mutex<TcpStream>,
+    events: &Sender<Event>,
+    shared: &Shared,
+    sockets: (&TcpStream, &TcpStream),
+) -> io::Result<()> {
+    let mut cutter = Cutter {
+        left: shared.cut().map(|(bytes, _)| bytes),
+        shared,
+        sockets,
+    };
+    let mut line = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        line.clear();
+        if upstream.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        // Tell the other side before the client can see this and send its next command.
+        if line.starts_with(b"+") {
+            let _ = events.send(Event::Continuation);
+        } else if !line.starts_with(b"*") {
+            let tag = line.split(|&b| b == b' ').next().unwrap_or_default();
+            let _ = events.send(Event::Tagged(String::from_utf8_lossy(tag).into_owned()));
+        }
+        let mut out = lock(client);
+        cutter.forward(&mut out, &line)?;
+        while let Some((mut left, _)) = literal_at_end(&line) {
+            while left > 0 {
+                let want = left.min(chunk.len());
+                let n = upstream.read(&mut chunk[..want])?;
+                if n == 0 {
+                    return Ok(());
+                }
+                cutter.forward(&mut out, &chunk[..n])?;
+                left -= n;
+            }
+            line.clear();
+            if upstream.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            cutter.forward(&mut out, &line)?;
+        }
+        out.flush()?;
+    }
+}
+
+struct Cutter<'a> {
+    /// Bytes still to forward before cutting; `None` once this connection is spared.
+    left: Option<usize>,
+    shared: &'a Shared,
+    sockets: (&'a TcpStream, &'a TcpStream),
+}
+
+impl Cutter<'_> {
+    fn forward(&mut self, out: &mut TcpStream, bytes: &[u8]) -> io::Result<()> {
+        if let Some(left) = self.left {
+            if bytes.len() < left {
+                self.left = Some(left - bytes.len());
+            } else {
+                let times = self.shared.cut().map_or(0, |(_, t)| t);
+                let claimed = self
+                    .shared
+                    .cuts_done
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                        (c < times).then_some(c + 1)
+                    })
+                    .is_ok();
+                if claimed {
+                    out.write_all(&bytes[..left])?;
+                    out.flush()?;
+                    let _ = self.sockets.0.shutdown(Shutdown::Both);
+                    let _ = self.sockets.1.shutdown(Shutdown::Both);
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "cut by proxy",
+                    ));
+                }
+                self.left = None;
+            }
+        }
+        out.write_all(bytes)
+    }
+}
+
+/// The first words of a command line: tag, command (uppercased) and the rest split on spaces.
+struct CommandLine {
+    tag: String,
+    name: String,
+    args: Vec<String>,
+}
+
+impl CommandLine {
+    fn parse(line: &[u8]) -> CommandLine {
+        let text = String::from_utf8_lossy(trim_crlf(line)).into_owned();
+        let mut words = text.split(' ').map(str::to_string);
+        let tag = words.next().unwrap_or_default();
+        let name = words.next().unwrap_or_default().to_ascii_uppercase();
+        CommandLine {
+            tag,
+            name,
+            args: words.collect(),
+        }
+    }
+
+    /// The subcommand of `UID ...`, uppercased.
+    fn uid_command(&self) -> Option<String> {
+        (self.name == "UID").then(|| self.args.first().map(|s| s.to_ascii_uppercase()))?
+    }
+
+    fn has_descending_uid_set(&self) -> bool {
+        match self.uid_command().as_deref() {
+            Some("FETCH" | "STORE" | "COPY" | "MOVE" | "EXPUNGE") => {
+                self.args.get(1).is_some_and(|s| is_descending(s))
+            }
+            Some("SEARCH") => self.args[1..]
+                .iter()
+                .any(|w| is_descending(w.trim_matches(['(', ')']))),
+            _ => false,
+        }
+    }
+
+    /// What [`Proxy::commands`] shows: secrets replaced by `***`.
+    fn redacted(&self, line: &[u8]) -> String {
+        let text = String::from_utf8_lossy(trim_crlf(line)).into_owned();
+        match self.name.as_str() {
+            "LOGIN" => {
+                let rest = text.splitn(3, ' ').nth(2).unwrap_or_default();
+                let user = first_token(rest);
+                let verb = text.split(' ').nth(1).unwrap_or_default();
+                format!("{} {verb} {user} ***", self.tag)
+            }
+            "AUTHENTICATE" if self.args.len() > 1 => {
+                let verb = text.split(' ').nth(1).unwrap_or_default();
+                format!("{} {verb} {} ***", self.tag, self.args[0])
+            }
+            _ => text,
+        }
+    }
+}
+
+/// A quoted string (to its closing quote) or an atom (to the next space).
+fn first_token(s: &str) -> &str {
+    if let Some(body) = s.strip_prefix('"') {
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => return &s[..i + 2],
+                _ => escaped = false,
+            }
+        }
+        s
+    } else {
+        s.split(' ').next().unwrap_or_default()
+    }
+}
+
+/// Whether a sequence set has a range going down: `5:1` or `*:3` (but `3:*` is fine).
+fn is_descending(set: &str) -> bool {
+    if set.is_empty()
+        || !set
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ':' | ',' | '*'))
+    {
+        return false;
+    }
+    set.split(',').any(|part| match part.split_once(':') {
+        Some((_, "*")) => false,
+        Some(("*", _)) => true,
+        Some((a, b)) => matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a > b),
+        None => false,
+    })
+}
+
+fn trim_crlf(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn client_to_server(
+    mut client: BufReader<TcpStream>,
+    upstream: &mut TcpStream,
+    client_out: &Mutex<TcpStream>,
+    events: &Receiver<Event>,
+    shared: &Shared,
+) -> io::Result<()> {
+    let mut id_seen = false;
+    // Tag of an AUTHENTICATE in progress: lines until its completion are SASL data.
+    let mut sasl_tag: Option<String> = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if client.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        if let Some(tag) = &sasl_tag {
+            // The server side reports completion before the client can see it, so a finished
+            // exchange is already in the channel when the next real command arrives.
+            if events
+                .try_iter()
+                .any(|e| matches!(e, Event::Tagged(t) if t == *tag))
+            {
+                sasl_tag = None;
+            } else {
+                shared.record("***".to_string());
+                upstream.write_all(&line)?;
+                continue;
+            }
+        }
+
+        let command = CommandLine::parse(&line);
+        let index = shared.record(command.redacted(&line));
+        let first_literal = literal_at_end(&line);
+        let refusal = if shared.has(&Quirk::RequireIdBeforeSelect)
+            && !id_seen
+            && matches!(command.name.as_str(), "SELECT" | "EXAMINE")
+        {
+            Some("NO SELECT Unsafe Login. Please contact kefu@188.com for help")
+        } else if shared.has(&Quirk::RejectDescendingUidSets) && command.has_descending_uid_set() {
+            Some("BAD UID parameters!")
+        } else if command.name == "APPEND"
+            && matches!((shared.append_limit(), first_literal), (Some(max), Some((n, _))) if n > max)
+        {
+            Some("NO [LIMIT] Message too large")
+        } else {
+            None
+        };
+        match command.name.as_str() {
+            "ID" => id_seen = true,
+            "AUTHENTICATE" => sasl_tag = Some(command.tag.clone()),
+            _ => {}
+        }
+
+        if let Some(refusal) = refusal {
+            // LITERAL+ data arrives unasked and must be swallowed; after a synchronising `{n}`
+            // the client waits for a `+` that never comes and takes this reply instead.
+            let mut current = line.clone();
+            while let Some((n, false)) = literal_at_end(&current) {
+                io::copy(&mut (&mut client).take(n as u64), &mut io::sink())?;
+                current.clear();
+                if client.read_until(b'\n', &mut current)? == 0 {
+                    return Ok(());
+                }
+            }
+            let mut out = lock(client_out);
+            out.write_all(format!("{} {refusal}\r\n", command.tag).as_bytes())?;
+            out.flush()?;
+            continue;
+        }
+
+        let secret = matches!(command.name.as_str(), "LOGIN" | "AUTHENTICATE");
+        let mut current = std::mem::take(&mut line);
+        loop {
+            let Some((n, sync)) = literal_at_end(&current) else {
+                upstream.write_all(&current)?;
+                break;
+            };
+            if sync {
+                // Anything already queued predates this line and cannot answer it.
+                while events.try_recv().is_ok() {}
+            }
+            upstream.write_all(&current)?;
+            if sync {
+                let go_ahead = loop {
+                    match events.recv() {
+                        Ok(Event::Continuation) => break true,
+                        Ok(Event::Tagged(t)) if t == command.tag => break false,
+                        Ok(_) => continue,
+                        Err(_) => return Ok(()), // server side gone
+                    }
+                };
+                if !go_ahead {
+                    break; // refused by the server: the client will not send the literal
+                }
+            }
+            let copied = io::copy(&mut (&mut client).take(n as u64), upstream)?;
+            if copied < n as u64 {
+                return Ok(());
+            }
+            current.clear();
+            if client.read_until(b'\n', &mut current)? == 0 {
+                return Ok(());
+            }
+            if !secret {
+                shared.extend_record(index, &String::from_utf8_lossy(trim_crlf(&current)));
+            }
+        }
+        line = current;
+    }
+}
