@@ -5,7 +5,7 @@
 //! waits for a disk sync. A `kill -9` can lose the last batch; those messages are found on the
 //! target by content at the next run, so they are neither lost nor copied twice.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -222,18 +222,21 @@ impl Checkpoint {
         &self.path
     }
 
-    /// UIDs already copied from this folder at this UIDVALIDITY.
-    pub fn done_uids(&self, folder: &str, uidvalidity: u32) -> Result<HashSet<u32>> {
+    /// Messages already copied from this folder at this UIDVALIDITY: UID -> fingerprint.
+    /// The fingerprint lets the caller notice a UID that now names another message.
+    pub fn done(&self, folder: &str, uidvalidity: u32) -> Result<HashMap<u32, String>> {
         let conn = open(&self.path)?;
         let mut stmt = conn
-            .prepare("SELECT uid FROM done WHERE job=?1 AND folder=?2 AND uidvalidity=?3")
+            .prepare(
+                "SELECT uid, fingerprint FROM done WHERE job=?1 AND folder=?2 AND uidvalidity=?3",
+            )
             .map_err(|e| db_err(&self.path, e))?;
         let rows = stmt
             .query_map(params![self.job, folder, uidvalidity], |r| {
-                r.get::<_, u32>(0)
+                Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(|e| db_err(&self.path, e))?;
-        rows.collect::<std::result::Result<HashSet<u32>, _>>()
+        rows.collect::<std::result::Result<HashMap<u32, String>, _>>()
             .map_err(|e| db_err(&self.path, e))
     }
 
@@ -344,13 +347,15 @@ mod tests {
         });
         cp.close().unwrap();
         let cp = Checkpoint::open(dir.path(), "job").unwrap();
-        assert_eq!(cp.done_uids("INBOX", 7).unwrap(), HashSet::from([1, 2]));
-        assert!(cp.done_uids("INBOX", 8).unwrap().is_empty());
+        let recorded = cp.done("INBOX", 7).unwrap();
+        assert_eq!(recorded.len(), 2);
+        assert_eq!(recorded.get(&1).map(String::as_str), Some("fp1"));
+        assert!(cp.done("INBOX", 8).unwrap().is_empty());
         assert!(cp.other_uidvalidity("INBOX", 8).unwrap());
         assert_eq!(cp.failed().unwrap().len(), 1);
         // Another job in the same state_dir sees nothing of this one.
         let other = Checkpoint::open(dir.path(), "other").unwrap();
-        assert!(other.done_uids("INBOX", 7).unwrap().is_empty());
+        assert!(other.done("INBOX", 7).unwrap().is_empty());
         // A later success clears the failure.
         cp.record_done(done(3));
         cp.flush().unwrap();

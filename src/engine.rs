@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+use crate::archive::{ArchiveWriter, MessageMeta, MessageStore};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint};
@@ -22,7 +23,7 @@ use crate::imap::bodystructure::Summary;
 use crate::imap::{Endpoint, Session, mutf7, uidset};
 use crate::mapping::FolderMapper;
 use crate::plan::{self, Decision, FolderPlan, Plan, SourceMessage};
-use crate::profile::Profile;
+use crate::profile::{ArchiveTarget, Profile};
 use crate::progress::{Event, Progress};
 use crate::report::{Failure, FolderReport, Report};
 
@@ -64,14 +65,6 @@ impl Default for RunOptions {
             budget: DEFAULT_BUDGET,
         }
     }
-}
-
-/// A job's identity in the checkpoint store: same source and target, same records.
-pub fn job_id(source: &Endpoint, target: &Endpoint) -> String {
-    format!(
-        "imap://{}@{}:{} -> imap://{}@{}:{}",
-        source.user, source.host, source.port, target.user, target.host, target.port
-    )
 }
 
 /// Per target folder, shared by the workers.
@@ -117,8 +110,9 @@ struct Shared {
     checkpoint: Checkpoint,
     progress: Arc<dyn Progress>,
     cancel: Cancel,
-    source: Endpoint,
-    target: Endpoint,
+    source: SourceSide,
+    /// The IMAP target; `None` when writing an archive.
+    target: Option<Endpoint>,
     failures: Mutex<Vec<Failure>>,
     filters: crate::profile::Filters,
     /// A fatal error (e.g. the target refuses logins now) stops every worker.
@@ -345,29 +339,145 @@ async fn refine_ambiguous(
     Ok(refined)
 }
 
-/// Runs a whole IMAP -> IMAP job.
+/// Where messages come from.
+#[derive(Clone)]
+pub enum SourceSide {
+    Imap(Endpoint),
+    /// An archive or a foreign export (mbox, .eml folder, Maildir).
+    Store {
+        store: Arc<dyn MessageStore>,
+        /// What it is, for the checkpoint and messages (`mbox:/path`).
+        label: String,
+    },
+}
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum TargetSide {
+    Imap(Endpoint),
+    Archive(ArchiveTarget),
+}
+
+impl SourceSide {
+    fn label(&self) -> String {
+        match self {
+            SourceSide::Imap(ep) => format!("imap://{}@{}:{}", ep.user, ep.host, ep.port),
+            SourceSide::Store { label, .. } => label.clone(),
+        }
+    }
+
+    fn provider(&self) -> Option<&'static crate::providers::Provider> {
+        match self {
+            SourceSide::Imap(ep) => ep.provider,
+            SourceSide::Store { .. } => None,
+        }
+    }
+}
+
+impl TargetSide {
+    fn label(&self) -> String {
+        match self {
+            TargetSide::Imap(ep) => format!("imap://{}@{}:{}", ep.user, ep.host, ep.port),
+            TargetSide::Archive(a) => format!("archive:{}", a.path.display()),
+        }
+    }
+
+    fn provider(&self) -> Option<&'static crate::providers::Provider> {
+        match self {
+            TargetSide::Imap(ep) => ep.provider,
+            TargetSide::Archive(_) => None,
+        }
+    }
+}
+
+/// A job's identity in the checkpoint store: same source and target, same records.
+pub fn job_label(source: &SourceSide, target: &TargetSide) -> String {
+    format!("{} -> {}", source.label(), target.label())
+}
+
+/// Whether a checkpoint record still describes this message (same content).
+fn same_message(recorded: &str, now: &Fingerprint) -> bool {
+    let base = |s: &str| s.split('#').next().unwrap_or(s).to_string();
+    base(recorded) == base(&now.0)
+}
+
+fn blocking_err(e: tokio::task::JoinError) -> Error {
+    Error::Invalid(format!("a background task failed: {e}"))
+}
+
+/// Runs a whole job: IMAP or a store to IMAP or an archive.
 pub async fn run(
     profile: &Profile,
-    source_ep: Endpoint,
-    target_ep: Endpoint,
+    source_side: SourceSide,
+    target_side: TargetSide,
     progress: Arc<dyn Progress>,
     opts: RunOptions,
 ) -> Result<Report> {
     let started = Instant::now();
-    let mut source = Session::connect(&source_ep).await?;
-    let mut target = Session::connect(&target_ep).await?;
+    let mut source: Option<Session> = None;
+    let mut target: Option<Session> = None;
+    let mut writer: Option<ArchiveWriter> = None;
 
-    let (target_folders, delimiter) = plan::target_listing(&mut target, target_ep.provider).await?;
+    // What the target has, for the folder mapping.
+    let (target_folders, delimiter) = match &target_side {
+        TargetSide::Imap(ep) => {
+            let mut t = Session::connect(ep).await?;
+            let listing = plan::target_listing(&mut t, ep.provider).await?;
+            target = Some(t);
+            listing
+        }
+        TargetSide::Archive(a) => {
+            let dir = a.path.clone();
+            let (format, level) = (a.format, a.compression_level);
+            let w = if opts.dry_run && !dir.exists() {
+                None
+            } else {
+                Some(
+                    tokio::task::spawn_blocking(move || ArchiveWriter::open(&dir, format, level))
+                        .await
+                        .map_err(blocking_err)??,
+                )
+            };
+            let names = w.as_ref().map(|w| w.folders()).unwrap_or_default();
+            writer = w;
+            let listed = names
+                .iter()
+                .map(|n| plan::listed_from_store(n, None))
+                .collect();
+            (listed, "/".to_string())
+        }
+    };
     let mapper = FolderMapper::new(
         &profile.folders,
-        target_ep.provider,
+        target_side.provider(),
         &target_folders,
-        source_ep.provider,
+        source_side.provider(),
     )?;
-    let (plan, _) = plan::build(&mut source, &mapper, &profile.filters, source_ep.provider).await?;
+    let (mut plan, listed) = match &source_side {
+        SourceSide::Imap(ep) => {
+            let mut s = Session::connect(ep).await?;
+            let built = plan::build(&mut s, &mapper, &profile.filters, ep.provider).await?;
+            source = Some(s);
+            built
+        }
+        SourceSide::Store { store, .. } => {
+            let store = store.clone();
+            let filters = profile.filters.clone();
+            let rules = profile.folders.clone();
+            let tf = target_folders.clone();
+            let (tp, sp) = (target_side.provider(), source_side.provider());
+            tokio::task::spawn_blocking(move || {
+                let mapper = FolderMapper::new(&rules, tp, &tf, sp)?;
+                plan::from_store(store.as_ref(), &mapper, &filters)
+            })
+            .await
+            .map_err(blocking_err)??
+        }
+    };
+    plan::keep_names_for_archive(&mut plan, &listed, &mapper, &target_side);
     plan::check_not_empty(&plan)?;
 
-    let checkpoint = Checkpoint::open(&profile.state_dir, &job_id(&source_ep, &target_ep))?;
+    let checkpoint = Checkpoint::open(&profile.state_dir, &job_label(&source_side, &target_side))?;
     let mut report = Report {
         dry_run: opts.dry_run,
         warnings: plan.notes.clone(),
@@ -379,7 +489,7 @@ pub async fn run(
         }
     }
 
-    // Target folders: find or create, select, read what is already there.
+    // Target folders: find or create, read what is already there.
     let mut targets: HashMap<String, Arc<TargetFolder>> = HashMap::new();
     let mut present_counts: HashMap<String, HashMap<Fingerprint, u32>> = HashMap::new();
     let mut present_uids: HashMap<String, HashMap<Fingerprint, Vec<u32>>> = HashMap::new();
@@ -388,6 +498,41 @@ pub async fn run(
         if targets.contains_key(&f.target) {
             continue;
         }
+        let Some(t) = target.as_mut() else {
+            // An archive: what each folder holds comes from its manifest.
+            let known = writer
+                .as_ref()
+                .map(|w| w.known(&f.target))
+                .unwrap_or_default();
+            if known.is_empty() && !target_folders.iter().any(|t| t.name == f.target) {
+                report.created_folders.push(f.target.clone());
+            }
+            let mut uids: HashMap<Fingerprint, Vec<u32>> = HashMap::new();
+            let mut flags = HashMap::new();
+            for k in known {
+                let id = u32::try_from(k.id).unwrap_or(u32::MAX);
+                uids.entry(Fingerprint(k.fingerprint)).or_default().push(id);
+                flags.insert(id, k.flags);
+            }
+            present_counts.insert(
+                f.target.clone(),
+                uids.iter()
+                    .map(|(k, v)| (k.clone(), v.len() as u32))
+                    .collect(),
+            );
+            present_uids.insert(f.target.clone(), uids);
+            present_flags.insert(f.target.clone(), flags);
+            targets.insert(
+                f.target.clone(),
+                Arc::new(TargetFolder {
+                    wire: f.target.clone(),
+                    state: Default::default(),
+                    max_uid_before: 0,
+                    appended: Mutex::new(HashMap::new()),
+                }),
+            );
+            continue;
+        };
         let existing = target_folders
             .iter()
             .find(|t| t.name == f.target && t.selectable)
@@ -397,12 +542,6 @@ pub async fn run(
             None => {
                 let wire = target_wire(&f.target, &delimiter);
                 report.created_folders.push(f.target.clone());
-                if !opts.dry_run {
-                    target.create(&wire).await?;
-                    progress.event(Event::FolderCreated {
-                        target: f.target.clone(),
-                    });
-                }
                 if opts.dry_run {
                     // Nothing there yet: everything selected would be copied.
                     targets.insert(
@@ -417,15 +556,19 @@ pub async fn run(
                     present_counts.insert(f.target.clone(), HashMap::new());
                     continue;
                 }
+                t.create(&wire).await?;
+                progress.event(Event::FolderCreated {
+                    target: f.target.clone(),
+                });
                 wire
             }
         };
         let state = if opts.dry_run {
-            target.examine(&wire).await?.clone()
+            t.examine(&wire).await?.clone()
         } else {
-            target.select(&wire).await?.clone()
+            t.select(&wire).await?.clone()
         };
-        let (uids, flags, max_uid) = target_fingerprints(&mut target, state.exists).await?;
+        let (uids, flags, max_uid) = target_fingerprints(t, state.exists).await?;
         present_flags.insert(f.target.clone(), flags);
         present_counts.insert(
             f.target.clone(),
@@ -444,6 +587,11 @@ pub async fn run(
             }),
         );
     }
+    if let Some(w) = writer.as_mut()
+        && !opts.dry_run
+    {
+        w.begin_run()?;
+    }
 
     // Decide what is left to copy: checkpoint first, then content already on the target.
     let mut folders = Vec::new();
@@ -461,8 +609,17 @@ pub async fn run(
             .cloned()
             .ok_or_else(|| Error::Invalid(format!("no target folder for {}", fp.source)))?;
         let counts = present_counts.entry(fp.target.clone()).or_default();
-        let done = checkpoint.done_uids(&fp.source, fp.uidvalidity)?;
-        if done.is_empty() && checkpoint.other_uidvalidity(&fp.source, fp.uidvalidity)? {
+        // An archive's manifest is the truth about what it holds (a killed run's messages
+        // are not in it), so only an IMAP target trusts the checkpoint.
+        let done = if target.is_some() {
+            checkpoint.done(&fp.source, fp.uidvalidity)?
+        } else {
+            HashMap::new()
+        };
+        if target.is_some()
+            && done.is_empty()
+            && checkpoint.other_uidvalidity(&fp.source, fp.uidvalidity)?
+        {
             report.warnings.push(format!(
                 "{}: the server renumbered this folder (UIDVALIDITY changed); messages were re-identified by content",
                 fp.source
@@ -471,18 +628,12 @@ pub async fn run(
         let mut chosen = std::mem::take(&mut fp.chosen);
         let empty = HashMap::new();
         let target_uids = present_uids.get(&fp.target).unwrap_or(&empty);
-        let refined = refine_ambiguous(
-            &mut source,
-            &mut target,
-            &fp,
-            &tf,
-            &mut chosen,
-            counts,
-            target_uids,
-        )
-        .await?;
-        if refined > 0 {
-            tracing::info!(folder = %fp.source, refined, "told apart messages with equal headers by their bytes");
+        if let (Some(s), Some(t)) = (source.as_mut(), target.as_mut()) {
+            let refined =
+                refine_ambiguous(s, t, &fp, &tf, &mut chosen, counts, target_uids).await?;
+            if refined > 0 {
+                tracing::info!(folder = %fp.source, refined, "told apart messages with equal headers by their bytes");
+            }
         }
         let mut present = 0u64;
         let mut left: Vec<SourceMessage> = Vec::new();
@@ -496,7 +647,10 @@ pub async fn run(
                 .collect()
         });
         for m in chosen {
-            if done.contains(&m.uid) {
+            if done
+                .get(&m.uid)
+                .is_some_and(|f| same_message(f, &m.fingerprint))
+            {
                 present += 1;
                 if let Some(c) = counts.get_mut(&m.fingerprint) {
                     *c = c.saturating_sub(1);
@@ -517,8 +671,7 @@ pub async fn run(
                     let t = available
                         .get_mut(&m.fingerprint)
                         .and_then(|q| q.pop_front());
-                    pairs.push((m.clone(), t));
-                    if !opts.dry_run {
+                    if !opts.dry_run && target.is_some() {
                         checkpoint.record_done(checkpoint::Done {
                             folder: fp.source.clone(),
                             uidvalidity: fp.uidvalidity,
@@ -528,6 +681,7 @@ pub async fn run(
                             target_uid: None,
                         });
                     }
+                    pairs.push((m, t));
                 }
                 _ => left.push(m),
             }
@@ -547,10 +701,18 @@ pub async fn run(
         }
         let flags_updated: u64 = updates.values().map(|v| v.len() as u64).sum();
         if flags_updated > 0 && !opts.dry_run {
-            target.select(&tf.wire).await?;
-            for (flags, uids) in &updates {
-                for (set, _) in uidset::chunks(uids, 500) {
-                    target.uid_store_flags(&set, flags).await?;
+            if let Some(t) = target.as_mut() {
+                t.select(&tf.wire).await?;
+                for (flags, uids) in &updates {
+                    for (set, _) in uidset::chunks(uids, 500) {
+                        t.uid_store_flags(&set, flags).await?;
+                    }
+                }
+            } else if let Some(w) = writer.as_mut() {
+                for (flags, ids) in &updates {
+                    for id in ids {
+                        w.update_flags(&fp.target, *id as u64, flags.clone())?;
+                    }
                 }
             }
         }
@@ -605,7 +767,9 @@ pub async fn run(
             started: Instant::now(),
         });
     }
-    target.logout().await;
+    if let Some(t) = target.take() {
+        t.logout().await;
+    }
     progress.event(Event::Planned {
         folders: folders.len(),
         messages: total_left,
@@ -614,7 +778,9 @@ pub async fn run(
     });
 
     if opts.dry_run {
-        source.logout().await;
+        if let Some(s) = source.take() {
+            s.logout().await;
+        }
         checkpoint.close()?;
         report.folders = folders
             .into_iter()
@@ -645,8 +811,11 @@ pub async fn run(
         checkpoint,
         progress: progress.clone(),
         cancel: opts.cancel.clone(),
-        source: source_ep.clone(),
-        target: target_ep.clone(),
+        source: source_side.clone(),
+        target: match &target_side {
+            TargetSide::Imap(ep) => Some(ep.clone()),
+            TargetSide::Archive(_) => None,
+        },
         failures: Mutex::new(Vec::new()),
         filters: profile.filters.clone(),
         fatal: Mutex::new(None),
@@ -654,10 +823,9 @@ pub async fn run(
 
     let workers = profile.workers.max(1);
     let (tx, rx) = mpsc::unbounded_channel::<Fetched>();
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut tasks = tokio::task::JoinSet::new();
     // The planner's source connection becomes the first fetcher's.
-    let mut first = Some(source);
+    let mut first = source.take();
     for _ in 0..workers {
         let s = shared.clone();
         let tx = tx.clone();
@@ -665,16 +833,40 @@ pub async fn run(
         tasks.spawn(async move { fetch_worker(s, session, tx).await });
     }
     drop(tx);
-    for _ in 0..workers {
-        let s = shared.clone();
-        let rx = rx.clone();
-        tasks.spawn(async move { append_worker(s, rx).await });
+    let mut archive_task = None;
+    match writer.take() {
+        None => {
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            for _ in 0..workers {
+                let s = shared.clone();
+                let rx = rx.clone();
+                tasks.spawn(async move { append_worker(s, rx).await });
+            }
+        }
+        Some(w) => {
+            // One writer: compression runs on its own thread, off the network path.
+            let s = shared.clone();
+            archive_task = Some(tokio::task::spawn_blocking(move || {
+                archive_writer(s, w, rx)
+            }));
+        }
     }
     while let Some(res) = tasks.join_next().await {
         if let Err(e) = res {
             shared.set_fatal(Error::Invalid(format!(
                 "a worker stopped unexpectedly: {e}"
             )));
+        }
+    }
+    if let Some(task) = archive_task {
+        match task.await {
+            Ok(Ok(summary)) => {
+                if let Some(s) = summary {
+                    tracing::info!(run = s.run, added = s.added, "archive run committed");
+                }
+            }
+            Ok(Err(e)) => shared.set_fatal(e),
+            Err(e) => shared.set_fatal(blocking_err(e)),
         }
     }
 
@@ -710,6 +902,46 @@ pub async fn run(
     Ok(report)
 }
 
+/// Writes fetched messages into the archive, one at a time, and commits the run at the end
+/// (also when stopped early, so what was written is kept).
+fn archive_writer(
+    shared: Arc<Shared>,
+    mut writer: ArchiveWriter,
+    mut rx: mpsc::UnboundedReceiver<Fetched>,
+) -> Result<Option<crate::archive::RunSummary>> {
+    while let Some(msg) = rx.blocking_recv() {
+        if shared.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+            continue;
+        }
+        if filtered_after_download(&shared, &msg) {
+            continue;
+        }
+        let folder = &shared.folders[msg.folder];
+        let (uidvalidity, uid) = match shared.source {
+            SourceSide::Imap(_) => (Some(folder.plan.uidvalidity), Some(msg.meta.uid)),
+            SourceSide::Store { .. } => (None, None),
+        };
+        let meta = MessageMeta {
+            folder: folder.plan.target.clone(),
+            role: folder.plan.role,
+            flags: msg.flags.clone(),
+            internaldate: msg.internaldate.clone(),
+            size: 0,
+            sha256: String::new(),
+            fingerprint: base_fingerprint(&msg.meta.fingerprint).0,
+            message_id: msg.meta.message_id.clone(),
+            source_uidvalidity: uidvalidity,
+            source_uid: uid,
+        };
+        match writer.add(meta, &msg.body) {
+            Ok(_) => record_copied(&shared, &msg, None),
+            Err(e) => shared.set_fatal(e.into()),
+        }
+    }
+    // Commit what was written even after a failure: those messages are whole and readable.
+    Ok(Some(writer.commit_run()?))
+}
+
 async fn fetch_worker(
     shared: Arc<Shared>,
     mut session: Option<Session>,
@@ -724,15 +956,57 @@ async fn fetch_worker(
             Err(_) => None,
         };
         let Some(batch) = batch else { break };
-        fetch_batch(&shared, &mut session, batch, &tx).await;
+        match &shared.source {
+            SourceSide::Imap(ep) => fetch_batch(&shared, ep, &mut session, batch, &tx).await,
+            SourceSide::Store { store, .. } => read_batch(&shared, store.clone(), batch, &tx).await,
+        }
     }
     if let Some(s) = session {
         s.logout().await;
     }
 }
 
+/// Reads a batch from a message store, off the async threads.
+async fn read_batch(
+    shared: &Shared,
+    store: Arc<dyn MessageStore>,
+    batch: Batch,
+    tx: &mpsc::UnboundedSender<Fetched>,
+) {
+    let folder = &shared.folders[batch.folder];
+    for meta in batch.messages {
+        if shared.stop_requested() {
+            return;
+        }
+        let permits = shared.permits_for(meta.size as u64);
+        let Ok(permit) = shared.budget.clone().acquire_many_owned(permits).await else {
+            return;
+        };
+        let (st, name, id) = (
+            store.clone(),
+            folder.plan.source_wire.clone(),
+            meta.uid as u64,
+        );
+        match tokio::task::spawn_blocking(move || st.read(&name, id)).await {
+            Ok(Ok(body)) => {
+                let _ = tx.send(Fetched {
+                    folder: batch.folder,
+                    flags: meta.flags.clone(),
+                    internaldate: meta.internaldate.clone(),
+                    meta,
+                    body,
+                    _permit: Some(permit),
+                });
+            }
+            Ok(Err(e)) => shared.fail(batch.folder, &meta, e.to_string()),
+            Err(e) => shared.fail(batch.folder, &meta, blocking_err(e).to_string()),
+        }
+    }
+}
+
 async fn fetch_batch(
     shared: &Shared,
+    endpoint: &Endpoint,
     session: &mut Option<Session>,
     batch: Batch,
     tx: &mpsc::UnboundedSender<Fetched>,
@@ -759,15 +1033,9 @@ async fn fetch_batch(
         // Connect or replace a broken connection.
         if session.as_ref().is_none_or(|s| s.is_broken()) {
             match if attempt == 0 && session.is_none() {
-                Session::connect(&shared.source).await
+                Session::connect(endpoint).await
             } else {
-                reconnect(
-                    &shared.source,
-                    attempt,
-                    &last_error,
-                    shared.progress.as_ref(),
-                )
-                .await
+                reconnect(endpoint, attempt, &last_error, shared.progress.as_ref()).await
             } {
                 Ok(s) => *session = Some(s),
                 Err(e) => {
@@ -1031,6 +1299,10 @@ async fn append_one(
 ) {
     let tf = &shared.folders[msg.folder].target;
     let flags = flags_for_target(shared, &msg);
+    let Some(endpoint) = shared.target.as_ref() else {
+        shared.set_fatal(Error::Invalid("no IMAP target to append to".into()));
+        return;
+    };
     let mut attempt = 0u32;
     let mut last_error = String::new();
     loop {
@@ -1044,15 +1316,9 @@ async fn append_one(
         }
         if session.as_ref().is_none_or(|s| s.is_broken()) {
             let connected = if attempt == 0 && session.is_none() {
-                Session::connect(&shared.target).await
+                Session::connect(endpoint).await
             } else {
-                reconnect(
-                    &shared.target,
-                    attempt,
-                    &last_error,
-                    shared.progress.as_ref(),
-                )
-                .await
+                reconnect(endpoint, attempt, &last_error, shared.progress.as_ref()).await
             };
             match connected {
                 Ok(s) => *session = Some(s),

@@ -34,6 +34,9 @@ pub enum Error {
     #[error(transparent)]
     Mapping(#[from] crate::mapping::MappingError),
 
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
+
     #[error(
         "cannot resolve host {host}: {detail}. Check the host name in the profile and your DNS."
     )]

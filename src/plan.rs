@@ -338,10 +338,7 @@ pub async fn build(
         let fp = scan_folder(source, f, target, filters).await?;
         plan.folders.push(fp);
     }
-    plan.folders.sort_by(|a, b| {
-        let rank = |r: Option<Role>| r.map(|r| r as u8).unwrap_or(u8::MAX);
-        (rank(a.role), &a.source).cmp(&(rank(b.role), &b.source))
-    });
+    sort_folders(&mut plan);
     for key in mapper.unused_map_keys(&folders) {
         plan.notes.push(format!(
             "folders.map: no source folder is called {key:?}; check the spelling"
@@ -349,6 +346,111 @@ pub async fn build(
     }
     plan.compute_totals();
     Ok((plan, folders))
+}
+
+/// A folder of a message store as the mapper sees it: the stored name is already decoded.
+pub fn listed_from_store(name: &str, role: Option<Role>) -> ListedFolder {
+    let name = if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX".to_string()
+    } else {
+        name.to_string()
+    };
+    let role = if name == "INBOX" {
+        Some(Role::Inbox)
+    } else {
+        role.or_else(|| crate::providers::role_from_name(&name, None))
+    };
+    ListedFolder {
+        wire: name.clone(),
+        special_use: role.is_some(),
+        name,
+        delimiter: Some('/'),
+        role,
+        selectable: true,
+    }
+}
+
+/// Builds the plan for a message store source (an archive or a foreign export). Message ids
+/// take the place of UIDs; UIDVALIDITY is 0.
+pub fn from_store(
+    store: &dyn crate::archive::MessageStore,
+    mapper: &FolderMapper,
+    filters: &Filters,
+) -> Result<(Plan, Vec<ListedFolder>)> {
+    let stored = store.folders()?;
+    let mut plan = Plan {
+        folders: Vec::new(),
+        totals: Totals::default(),
+        excluded: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut listed = Vec::new();
+    for f in stored {
+        let lf = listed_from_store(&f.name, f.role);
+        listed.push(lf.clone());
+        if !mapper.is_selected(&lf) {
+            plan.excluded.push(lf.name.clone());
+            continue;
+        }
+        let mut fp = FolderPlan {
+            source: lf.name.clone(),
+            target: mapper.target_for(&lf),
+            role: lf.role,
+            messages: 0,
+            bytes: 0,
+            selected: 0,
+            selected_bytes: 0,
+            warnings: Vec::new(),
+            source_wire: f.name.clone(),
+            uidvalidity: 0,
+            chosen: Vec::new(),
+            structure_fallbacks: 0,
+        };
+        for m in f.messages {
+            let size = m.meta.size;
+            fp.messages += 1;
+            fp.bytes += size;
+            let decision = decide(filters, m.meta.internaldate.as_deref(), size, None);
+            if decision == Decision::Skip {
+                continue;
+            }
+            fp.selected += 1;
+            fp.selected_bytes += size;
+            let Ok(uid) = u32::try_from(m.id) else {
+                fp.warnings.push(format!(
+                    "message {} is beyond what one folder can hold",
+                    m.id
+                ));
+                continue;
+            };
+            fp.chosen.push(SourceMessage {
+                uid,
+                size: u32::try_from(size).unwrap_or(u32::MAX),
+                flags: m.meta.flags,
+                internaldate: m.meta.internaldate,
+                fingerprint: Fingerprint(m.meta.fingerprint),
+                message_id: m.meta.message_id,
+                undecided: decision == Decision::Undecided,
+            });
+        }
+        plan.folders.push(fp);
+    }
+    sort_folders(&mut plan);
+    for key in mapper.unused_map_keys(&listed) {
+        plan.notes.push(format!(
+            "folders.map: no source folder is called {key:?}; check the spelling"
+        ));
+    }
+    plan.compute_totals();
+    Ok((plan, listed))
+}
+
+/// INBOX first, then special folders, then the rest by name.
+fn sort_folders(plan: &mut Plan) {
+    plan.folders.sort_by(|a, b| {
+        let rank = |r: Option<Role>| r.map(|r| r as u8).unwrap_or(u8::MAX);
+        (rank(a.role), &a.source).cmp(&(rank(b.role), &b.source))
+    });
 }
 
 /// Refuses a plan that would do nothing useful because the folder rules match nothing.
@@ -386,32 +488,77 @@ pub async fn target_listing(
     Ok((folders, delimiter))
 }
 
-/// The plan for a profile with an IMAP source; the target (when IMAP) is only listed.
-pub async fn make(
+/// The plan for any source and target, changing nothing: IMAP folders are only listed and
+/// EXAMINEd, an archive target's manifest only read.
+pub async fn for_sides(
     profile: &crate::profile::Profile,
-    source_ep: &crate::imap::Endpoint,
-    target_ep: Option<&crate::imap::Endpoint>,
+    source: &crate::engine::SourceSide,
+    target: &crate::engine::TargetSide,
 ) -> Result<Plan> {
-    let target_folders = match target_ep {
-        Some(ep) => {
+    use crate::engine::{SourceSide, TargetSide};
+    let target_folders = match target {
+        TargetSide::Imap(ep) => {
             let mut t = Session::connect(ep).await?;
             let (folders, _) = target_listing(&mut t, ep.provider).await?;
             t.logout().await;
             folders
         }
-        None => Vec::new(),
+        TargetSide::Archive(_) => Vec::new(),
     };
-    let mapper = FolderMapper::new(
-        &profile.folders,
-        target_ep.and_then(|e| e.provider),
-        &target_folders,
-        source_ep.provider,
-    )?;
-    let mut source = Session::connect(source_ep).await?;
-    let (mut plan, _) = build(&mut source, &mapper, &profile.filters, source_ep.provider).await?;
-    source.logout().await;
+    let target_provider = match target {
+        TargetSide::Imap(ep) => ep.provider,
+        TargetSide::Archive(_) => None,
+    };
+    let mut plan = match source {
+        SourceSide::Imap(ep) => {
+            let mapper = FolderMapper::new(
+                &profile.folders,
+                target_provider,
+                &target_folders,
+                ep.provider,
+            )?;
+            let mut s = Session::connect(ep).await?;
+            let (mut plan, listed) = build(&mut s, &mapper, &profile.filters, ep.provider).await?;
+            s.logout().await;
+            keep_names_for_archive(&mut plan, &listed, &mapper, target);
+            plan
+        }
+        SourceSide::Store { store, .. } => {
+            let store = store.clone();
+            let rules = profile.folders.clone();
+            let filters = profile.filters.clone();
+            let target = target.clone();
+            tokio::task::spawn_blocking(move || -> Result<Plan> {
+                let mapper = FolderMapper::new(&rules, target_provider, &target_folders, None)?;
+                let (mut plan, listed) = from_store(store.as_ref(), &mapper, &filters)?;
+                keep_names_for_archive(&mut plan, &listed, &mapper, &target);
+                Ok(plan)
+            })
+            .await
+            .map_err(|e| Error::Invalid(format!("a background task failed: {e}")))??
+        }
+    };
     plan.notes.extend(profile.notes.iter().cloned());
     Ok(plan)
+}
+
+/// A backup keeps the source's folder names unless the profile maps them explicitly.
+pub fn keep_names_for_archive(
+    plan: &mut Plan,
+    listed: &[ListedFolder],
+    mapper: &FolderMapper,
+    target: &crate::engine::TargetSide,
+) {
+    if !matches!(target, crate::engine::TargetSide::Archive(_)) {
+        return;
+    }
+    for f in &mut plan.folders {
+        if let Some(lf) = listed.iter().find(|l| l.name == f.source)
+            && mapper.decide(lf).1 != crate::mapping::MapReason::Explicit
+        {
+            f.target = f.source.clone();
+        }
+    }
 }
 
 /// The human table of a plan.

@@ -70,3 +70,109 @@ pub trait MessageStore: Send + Sync {
     /// The raw bytes of one message, exactly as stored.
     fn read(&self, folder: &str, id: u64) -> Result<Vec<u8>, ArchiveError>;
 }
+
+mod common;
+mod files;
+mod inspect;
+mod manifest;
+mod mbox;
+mod store;
+mod writer;
+
+pub use files::FileStore;
+pub use inspect::{
+    CheckReport, Damage, FolderListing, Listing, MessageRef, RunListing, check, list,
+};
+pub use manifest::FORMAT_VERSION;
+pub use mbox::{MboxStore, OUR_SENDER};
+pub use store::ArchiveStore;
+pub use writer::{ArchiveWriter, KnownMessage, RunSummary};
+
+use crate::profile::Source;
+
+impl MessageMeta {
+    /// Metadata computed from the raw bytes (size, SHA-256, fingerprint, Message-ID), with no
+    /// flags, INTERNALDATE or source UIDs yet.
+    pub fn from_raw(folder: &str, role: Option<Role>, raw: &[u8]) -> MessageMeta {
+        let d = common::Digest::of(raw);
+        MessageMeta {
+            folder: folder.to_string(),
+            role,
+            flags: Vec::new(),
+            internaldate: None,
+            size: d.size,
+            sha256: d.sha256,
+            fingerprint: d.fingerprint,
+            message_id: d.message_id,
+            source_uidvalidity: None,
+            source_uid: None,
+        }
+    }
+}
+
+// Problems are kept by stores and handed out as copies.
+impl Clone for ArchiveError {
+    fn clone(&self) -> Self {
+        match self {
+            ArchiveError::Io { path, detail } => ArchiveError::Io {
+                path: path.clone(),
+                detail: detail.clone(),
+            },
+            ArchiveError::Corrupt {
+                path,
+                offset,
+                detail,
+            } => ArchiveError::Corrupt {
+                path: path.clone(),
+                offset: *offset,
+                detail: detail.clone(),
+            },
+            ArchiveError::Invalid { path, detail } => ArchiveError::Invalid {
+                path: path.clone(),
+                detail: detail.clone(),
+            },
+        }
+    }
+}
+
+/// Opens a profile's file source (`archive`, `mbox`, `eml_dir`, `maildir`) as a store.
+/// Everything readable is listed by [`MessageStore::folders`]; see [`open_store_with_problems`]
+/// for what was not.
+pub fn open_store(source: &Source) -> Result<Box<dyn MessageStore>, ArchiveError> {
+    open_store_with_problems(source).map(|(store, _)| store)
+}
+
+/// [`open_store`], plus the damage found while opening (each naming file and offset): bad
+/// input does not stop the store from serving the messages before and around it.
+pub fn open_store_with_problems(
+    source: &Source,
+) -> Result<(Box<dyn MessageStore>, Vec<ArchiveError>), ArchiveError> {
+    Ok(match source {
+        Source::Archive { path } => {
+            let s = ArchiveStore::open(path)?;
+            let p = s.problems();
+            (Box::new(s), p)
+        }
+        Source::Mbox { path } => {
+            let s = MboxStore::open(path)?;
+            let p = s.problems();
+            (Box::new(s), p)
+        }
+        Source::EmlDir { path } => {
+            let s = FileStore::open_eml_dir(path)?;
+            let p = s.problems();
+            (Box::new(s), p)
+        }
+        Source::Maildir { path } => {
+            let s = FileStore::open_maildir(path)?;
+            let p = s.problems();
+            (Box::new(s), p)
+        }
+        Source::Imap(a) => {
+            return Err(ArchiveError::Invalid {
+                path: PathBuf::from(format!("imap://{}", a.host)),
+                detail: "an IMAP source is not a file store".to_string(),
+            });
+        }
+    })
+}

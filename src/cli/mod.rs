@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 mod display;
 mod doctor;
 mod plan;
@@ -41,6 +42,8 @@ enum Command {
     ///
     /// DNS, TCP, TLS certificate, greeting, login, ID, folder list and opening INBOX.
     Doctor(doctor::Args),
+    /// Inspect backups: list their runs and folders, or check every message's bytes.
+    Archive(archive::Args),
     /// Prove message by message that the target holds every selected source message.
     ///
     /// Compares each source folder with its target folder (same mapping and filters as run)
@@ -108,6 +111,7 @@ pub fn main() -> i32 {
             Command::Run(a) => run::execute(a).await,
             Command::Plan(a) => plan::execute(a).await,
             Command::Doctor(a) => doctor::execute(a).await,
+            Command::Archive(a) => archive::execute(a).await,
             Command::Verify(a) => verify::execute(a).await,
         }
     });
@@ -129,38 +133,98 @@ pub fn load_profile(path: &std::path::Path) -> anyhow::Result<mailferry::profile
     Ok(profile)
 }
 
-/// The IMAP endpoints of a profile, with passwords resolved.
-pub fn imap_endpoints(
+/// The profile's source, ready to read: an IMAP endpoint with its password resolved, or an
+/// opened store (archive, mbox, .eml folder, Maildir). Damage found in a store is printed;
+/// the messages before and around it are still used.
+pub async fn source_side(
     profile: &mailferry::profile::Profile,
-) -> anyhow::Result<(mailferry::imap::Endpoint, mailferry::imap::Endpoint)> {
+) -> anyhow::Result<mailferry::engine::SourceSide> {
     use anyhow::Context as _;
+    use mailferry::engine::SourceSide;
     use mailferry::error::Side;
     use mailferry::imap::Endpoint;
-    use mailferry::profile::{Source, Target};
-    let Source::Imap(src) = &profile.source else {
-        anyhow::bail!(
-            "{}: this command needs an IMAP source (source.imap); archive and file sources are not supported by it yet",
-            profile.path.display()
-        );
+    use mailferry::profile::Source;
+    Ok(match &profile.source {
+        Source::Imap(a) => {
+            let pw = a
+                .password
+                .resolve()
+                .with_context(|| format!("source password for {}", a.user))?;
+            SourceSide::Imap(Endpoint::new(Side::Source, a, pw))
+        }
+        other => {
+            let label = match other {
+                Source::Archive { path } => format!("archive:{}", path.display()),
+                Source::Mbox { path } => format!("mbox:{}", path.display()),
+                Source::EmlDir { path } => format!("eml:{}", path.display()),
+                Source::Maildir { path } => format!("maildir:{}", path.display()),
+                Source::Imap(_) => String::new(),
+            };
+            let src = other.clone();
+            let (store, problems) = tokio::task::spawn_blocking(move || {
+                mailferry::archive::open_store_with_problems(&src)
+            })
+            .await??;
+            for p in problems {
+                eprintln!("warning: {p}");
+            }
+            SourceSide::Store {
+                store: std::sync::Arc::from(store),
+                label,
+            }
+        }
+    })
+}
+
+/// The profile's target: an IMAP endpoint with its password resolved, or an archive.
+pub fn target_side(
+    profile: &mailferry::profile::Profile,
+) -> anyhow::Result<mailferry::engine::TargetSide> {
+    use anyhow::Context as _;
+    use mailferry::engine::TargetSide;
+    use mailferry::error::Side;
+    use mailferry::imap::Endpoint;
+    use mailferry::profile::Target;
+    Ok(match &profile.target {
+        Target::Imap(a) => {
+            let pw = a
+                .password
+                .resolve()
+                .with_context(|| format!("target password for {}", a.user))?;
+            TargetSide::Imap(Endpoint::new(Side::Target, a, pw))
+        }
+        Target::Archive(a) => TargetSide::Archive(a.clone()),
+    })
+}
+
+/// The two sides as `verify` reads them.
+pub async fn verify_locations(
+    source: &mailferry::engine::SourceSide,
+    target: &mailferry::engine::TargetSide,
+) -> anyhow::Result<(mailferry::verify::Location, mailferry::verify::Location)> {
+    use mailferry::engine::{SourceSide, TargetSide};
+    use mailferry::verify::Location;
+    let s = match source {
+        SourceSide::Imap(ep) => Location::Imap(ep.clone()),
+        SourceSide::Store { store, label } => Location::Store {
+            store: store.clone(),
+            label: label.clone(),
+        },
     };
-    let Target::Imap(dst) = &profile.target else {
-        anyhow::bail!(
-            "{}: this command needs an IMAP target (target.imap); archive targets are not supported by it yet",
-            profile.path.display()
-        );
+    let t = match target {
+        TargetSide::Imap(ep) => Location::Imap(ep.clone()),
+        TargetSide::Archive(a) => {
+            let dir = a.path.clone();
+            let store =
+                tokio::task::spawn_blocking(move || mailferry::archive::ArchiveStore::open(&dir))
+                    .await??;
+            Location::Store {
+                store: std::sync::Arc::new(store),
+                label: format!("archive:{}", a.path.display()),
+            }
+        }
     };
-    let sp = src
-        .password
-        .resolve()
-        .with_context(|| format!("source password for {}", src.user))?;
-    let tp = dst
-        .password
-        .resolve()
-        .with_context(|| format!("target password for {}", dst.user))?;
-    Ok((
-        Endpoint::new(Side::Source, src, sp),
-        Endpoint::new(Side::Target, dst, tp),
-    ))
+    Ok((s, t))
 }
 
 #[cfg(test)]

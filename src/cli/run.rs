@@ -23,7 +23,8 @@ pub struct Args {
 
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let profile = super::load_profile(&args.profile.profile)?;
-    let (source, target) = super::imap_endpoints(&profile)?;
+    let source = super::source_side(&profile).await?;
+    let target = super::target_side(&profile)?;
     let opts = RunOptions {
         dry_run: args.dry_run,
         ..Default::default()
@@ -41,7 +42,7 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
         }
     });
     let display = Arc::new(super::display::Display::new(args.json));
-    let endpoints = (source.clone(), target.clone());
+    let sides = (source.clone(), target.clone());
     let result = engine::run(&profile, source, target, display.clone(), opts).await;
     let mut report = match result {
         Ok(r) => r,
@@ -51,11 +52,12 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
         }
     };
     if args.verify && !args.dry_run && !report.cancelled {
-        use mailferry::verify::{Location, VerifyOptions, verify};
+        use mailferry::verify::{VerifyOptions, verify};
+        let (vs, vt) = super::verify_locations(&sides.0, &sides.1).await?;
         let verdict = verify(
             &profile,
-            &Location::Imap(endpoints.0),
-            &Location::Imap(endpoints.1),
+            &vs,
+            &vt,
             display.as_ref(),
             &VerifyOptions::default(),
         )

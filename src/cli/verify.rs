@@ -3,11 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use mailferry::error::Side;
-use mailferry::imap::Endpoint;
-use mailferry::profile::{Profile, Source, Target};
 use mailferry::progress::{Event, Progress, Silent};
-use mailferry::verify::{self, Location, VerifyOptions};
+use mailferry::verify::{self, VerifyOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,41 +43,13 @@ impl Progress for Lines {
     }
 }
 
-fn locations(profile: &Profile) -> anyhow::Result<(Location, Location)> {
-    let source = match &profile.source {
-        Source::Imap(a) => Location::Imap(Endpoint::new(
-            Side::Source,
-            a,
-            a.password
-                .resolve()
-                .with_context(|| format!("source password for {}", a.user))?,
-        )),
-        // The archive and file readers plug in here as Location::Store.
-        _ => anyhow::bail!(
-            "{}: `verify` cannot read this kind of source yet (only source.imap)",
-            profile.path.display()
-        ),
-    };
-    let target = match &profile.target {
-        Target::Imap(a) => Location::Imap(Endpoint::new(
-            Side::Target,
-            a,
-            a.password
-                .resolve()
-                .with_context(|| format!("target password for {}", a.user))?,
-        )),
-        Target::Archive(a) => anyhow::bail!(
-            "{}: `verify` cannot read archive targets yet ({})",
-            profile.path.display(),
-            a.path.display()
-        ),
-    };
-    Ok((source, target))
-}
-
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let profile = super::load_profile(&args.profile.profile)?;
-    let (source, target) = locations(&profile)?;
+    let (source, target) = super::verify_locations(
+        &super::source_side(&profile).await?,
+        &super::target_side(&profile)?,
+    )
+    .await?;
     let opts = VerifyOptions { deep: args.deep };
     // With --json, stdout carries the one result object and nothing else.
     let progress: &dyn Progress = if args.json { &Silent } else { &Lines };

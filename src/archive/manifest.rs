@@ -1,0 +1,501 @@
+//! The manifest: an append-only JSONL log, one per archive (`manifest.jsonl`).
+//!
+//! Each run writes `run`, then `folder` / `msg` / `flags` records, then a `commit` record once
+//! its data is on disk. Replaying keeps only committed runs: whatever follows the last commit
+//! (a run killed mid-way, a torn last line) is ignored by readers and cut off by the next
+//! writer. Layout and fields: docs/archive-format.md.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::common::{corrupt, invalid, io_error};
+use super::{ArchiveError, MessageMeta};
+use crate::profile::ArchiveFormat;
+use crate::providers::Role;
+
+/// Version of the manifest and data layout written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const MANIFEST: &str = "manifest.jsonl";
+pub(crate) const MBOX_DIR: &str = "mbox";
+pub(crate) const VOLUME_DIR: &str = "volumes";
+
+/// Where a message's stored bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Loc {
+    /// Data file, relative to the archive directory.
+    pub file: String,
+    /// Compressed offset of the zstd frame holding the message.
+    pub frame: u64,
+    /// Decompressed offset (in the file's whole stream) where that frame starts.
+    pub frame_pos: u64,
+    /// Decompressed offset of the stored bytes (mboxrd-quoted for mbox, raw for tar).
+    pub offset: u64,
+    /// Stored length.
+    pub length: u64,
+}
+
+/// A data file's committed end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileEnd {
+    /// Bytes on disk.
+    pub len: u64,
+    /// Decompressed bytes.
+    pub raw_len: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MsgRecord {
+    pub run: u32,
+    /// Position in its folder.
+    pub id: u64,
+    #[serde(flatten)]
+    pub meta: MessageMeta,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "lowercase")]
+pub(crate) enum Record {
+    Archive {
+        version: u32,
+        format: ArchiveFormat,
+        created: String,
+        generator: String,
+    },
+    Run {
+        run: u32,
+        started: String,
+    },
+    Folder {
+        run: u32,
+        folder: String,
+        role: Option<Role>,
+        /// mbox: the folder's data file; tar: the folder's directory inside volumes.
+        path: String,
+    },
+    Msg(MsgRecord),
+    Flags {
+        run: u32,
+        folder: String,
+        id: u64,
+        sha256: String,
+        flags: Vec<String>,
+    },
+    Commit {
+        run: u32,
+        finished: String,
+        added: u64,
+        bytes: u64,
+        stored: u64,
+        flag_updates: u64,
+        files: BTreeMap<String, FileEnd>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub meta: MessageMeta,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FolderState {
+    pub name: String,
+    pub role: Option<Role>,
+    pub path: String,
+    pub messages: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RunState {
+    pub run: u32,
+    pub started: String,
+    pub finished: String,
+    pub added: u64,
+    pub bytes: u64,
+    pub stored: u64,
+    pub flag_updates: u64,
+    pub files: Vec<String>,
+}
+
+/// A run that began but has no commit record.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub run: u32,
+    pub records: usize,
+    /// Data files this run created (removed by the next writer unless committed before).
+    pub paths: Vec<String>,
+}
+
+/// The committed state of an archive.
+#[derive(Debug)]
+pub(crate) struct Replay {
+    pub format: ArchiveFormat,
+    pub version: u32,
+    pub created: String,
+    pub folders: Vec<FolderState>,
+    pub index: HashMap<String, usize>,
+    pub runs: Vec<RunState>,
+    /// Latest committed end of each data file.
+    pub ends: BTreeMap<String, FileEnd>,
+    /// Manifest bytes up to the end of the last commit record.
+    pub committed_len: u64,
+    pub manifest_len: u64,
+    pub pending: Option<Pending>,
+    /// Damage in the committed part of the manifest; the rest still applies.
+    pub problems: Vec<ArchiveError>,
+}
+
+/// A relative path of normal components only, safe to join to the archive directory.
+pub(crate) fn safe_rel_path(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('/')
+        && !s.contains(['\\', '\0'])
+        && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// A folder name as a relative path: `/`-separated components made safe for file systems and
+/// tar (no `.`/`..`/empty components, no control characters, `%` escaped, bounded length).
+pub(crate) fn folder_rel_path(name: &str) -> String {
+    name.split('/')
+        .map(safe_component)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn safe_component(c: &str) -> String {
+    match c {
+        "" => return "_".to_string(),
+        "." => return "%2E".to_string(),
+        ".." => return "%2E%2E".to_string(),
+        _ => {}
+    }
+    let mut out = String::with_capacity(c.len());
+    for ch in c.chars() {
+        if ch == '%' || ch == '\\' || ch.is_control() {
+            let mut buf = [0u8; 4];
+            for b in ch.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+    // Most file systems cap a name at 255 bytes; keep room for `.mbox.zst` and a suffix.
+    const MAX: usize = 200;
+    if out.len() > MAX {
+        let mut cut = 180;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let hash = super::common::sha256_hex(c.as_bytes());
+        out = format!("{}~{}", &out[..cut], &hash[..8]);
+    }
+    out
+}
+
+pub(crate) fn volume_name(run: u32) -> String {
+    format!("{VOLUME_DIR}/run-{run:06}.tar.zst")
+}
+
+impl Replay {
+    /// Reads `dir/manifest.jsonl`. Fails only when there is no readable manifest of ours;
+    /// damage inside it is listed in `problems`.
+    pub fn load(dir: &Path) -> Result<Replay, ArchiveError> {
+        let path = dir.join(MANIFEST);
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => invalid(
+                dir,
+                "not a mailferry archive (no manifest.jsonl); give the directory a backup wrote",
+            ),
+            _ => io_error(&path, e),
+        })?;
+        let mut reader = BufReader::new(file);
+        let mut line = Vec::new();
+        let mut pos = 0u64;
+        let mut replay: Option<Replay> = None;
+        // Records of the run in progress, applied when its commit record is read.
+        let mut pending: Vec<(u64, Result<Record, String>)> = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| io_error(&path, e))?;
+            if n == 0 {
+                break;
+            }
+            let start = pos;
+            pos += n as u64;
+            let complete = line.ends_with(b"\n");
+            let text = line.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            let parsed: Result<Record, String> = if complete {
+                serde_json::from_slice(text).map_err(|e| e.to_string())
+            } else {
+                Err("line cut short (no newline)".to_string())
+            };
+            let Some(r) = replay.as_mut() else {
+                match parsed {
+                    Ok(Record::Archive {
+                        version,
+                        format,
+                        created,
+                        ..
+                    }) => {
+                        if version > FORMAT_VERSION {
+                            return Err(invalid(
+                                &path,
+                                format!(
+                                    "archive format version {version} is newer than this mailferry understands ({FORMAT_VERSION}); upgrade mailferry"
+                                ),
+                            ));
+                        }
+                        replay = Some(Replay {
+                            format,
+                            version,
+                            created,
+                            folders: Vec::new(),
+                            index: HashMap::new(),
+                            runs: Vec::new(),
+                            ends: BTreeMap::new(),
+                            committed_len: pos,
+                            manifest_len: 0,
+                            pending: None,
+                            problems: Vec::new(),
+                        });
+                        continue;
+                    }
+                    _ => {
+                        return Err(invalid(
+                            &path,
+                            "not a mailferry archive manifest (the first line is not an archive record)",
+                        ));
+                    }
+                }
+            };
+            match parsed {
+                Ok(Record::Commit {
+                    run,
+                    finished,
+                    added,
+                    bytes,
+                    stored,
+                    flag_updates,
+                    files,
+                }) => {
+                    let records = std::mem::take(&mut pending);
+                    let mut started = String::new();
+                    for (offset, rec) in records {
+                        match rec {
+                            Ok(Record::Run { started: s, .. }) => started = s,
+                            Ok(rec) => r.apply(&path, offset, rec),
+                            Err(e) => r.problems.push(corrupt(
+                                &path,
+                                offset,
+                                format!("unreadable manifest line, skipped: {e}"),
+                            )),
+                        }
+                    }
+                    let mut names = Vec::new();
+                    for (file, end) in files {
+                        if safe_rel_path(&file) {
+                            names.push(file.clone());
+                            r.ends.insert(file, end);
+                        } else {
+                            r.problems.push(corrupt(
+                                &path,
+                                start,
+                                format!("commit record names an unsafe path {file:?}, ignored"),
+                            ));
+                        }
+                    }
+                    r.runs.push(RunState {
+                        run,
+                        started,
+                        finished,
+                        added,
+                        bytes,
+                        stored,
+                        flag_updates,
+                        files: names,
+                    });
+                    r.committed_len = pos;
+                }
+                Ok(Record::Run { .. }) => {
+                    // A run without commit before this one was abandoned (a writer always cuts
+                    // such tails off, so this only happens in hand-edited manifests).
+                    pending.clear();
+                    pending.push((start, parsed));
+                }
+                other => pending.push((start, other)),
+            }
+        }
+        let Some(mut r) = replay else {
+            return Err(invalid(&path, "empty manifest: not a mailferry archive"));
+        };
+        r.manifest_len = pos;
+        if !pending.is_empty() {
+            let mut run = r.next_run();
+            let mut paths = Vec::new();
+            for (_, rec) in &pending {
+                match rec {
+                    Ok(Record::Run { run: n, .. }) => {
+                        run = *n;
+                        if r.format == ArchiveFormat::Tar {
+                            paths.push(volume_name(*n));
+                        }
+                    }
+                    Ok(Record::Folder { path, .. })
+                        if r.format == ArchiveFormat::Mbox && safe_rel_path(path) =>
+                    {
+                        paths.push(path.clone())
+                    }
+                    _ => {}
+                }
+            }
+            r.pending = Some(Pending {
+                run,
+                records: pending.len(),
+                paths,
+            });
+        }
+        Ok(r)
+    }
+
+    pub fn next_run(&self) -> u32 {
+        self.runs.iter().map(|r| r.run).max().unwrap_or(0) + 1
+    }
+
+    pub fn folder(&self, name: &str) -> Option<&FolderState> {
+        self.index.get(name).map(|&i| &self.folders[i])
+    }
+
+    fn apply(&mut self, path: &Path, offset: u64, rec: Record) {
+        match rec {
+            Record::Folder {
+                folder,
+                role,
+                path: p,
+                ..
+            } => {
+                if !safe_rel_path(&p) {
+                    self.problems.push(corrupt(
+                        path,
+                        offset,
+                        format!("folder {folder:?} has an unsafe path {p:?}, ignored"),
+                    ));
+                    return;
+                }
+                match self.index.get(&folder) {
+                    Some(&i) => self.folders[i].role = role,
+                    None => {
+                        self.index.insert(folder.clone(), self.folders.len());
+                        self.folders.push(FolderState {
+                            name: folder,
+                            role,
+                            path: p,
+                            messages: Vec::new(),
+                        });
+                    }
+                }
+            }
+            Record::Msg(m) => {
+                let Some(&i) = self.index.get(&m.meta.folder) else {
+                    self.problems.push(corrupt(
+                        path,
+                        offset,
+                        format!("message of unknown folder {:?}, skipped", m.meta.folder),
+                    ));
+                    return;
+                };
+                let f = &mut self.folders[i];
+                if m.id != f.messages.len() as u64 || !safe_rel_path(&m.loc.file) {
+                    self.problems.push(corrupt(
+                        path,
+                        offset,
+                        format!(
+                            "message {} of {:?} is out of sequence or has an unsafe location, skipped",
+                            m.id, m.meta.folder
+                        ),
+                    ));
+                    return;
+                }
+                let mut meta = m.meta;
+                meta.role = f.role;
+                f.messages.push(Entry { meta, loc: m.loc });
+            }
+            Record::Flags {
+                folder,
+                id,
+                sha256,
+                flags,
+                ..
+            } => {
+                let entry = self
+                    .index
+                    .get(&folder)
+                    .and_then(|&i| self.folders[i].messages.get_mut(id as usize))
+                    .filter(|e| e.meta.sha256 == sha256);
+                match entry {
+                    Some(e) => e.meta.flags = flags,
+                    None => self.problems.push(corrupt(
+                        path,
+                        offset,
+                        format!("flag update for unknown message {id} of {folder:?}, skipped"),
+                    )),
+                }
+            }
+            Record::Archive { .. } | Record::Run { .. } | Record::Commit { .. } => {
+                self.problems
+                    .push(corrupt(path, offset, "unexpected record, skipped"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_paths_never_escape() {
+        assert_eq!(folder_rel_path("INBOX"), "INBOX");
+        assert_eq!(folder_rel_path("Work/Clients"), "Work/Clients");
+        assert_eq!(
+            folder_rel_path("其他文件夹/报告 2024"),
+            "其他文件夹/报告 2024"
+        );
+        for evil in [
+            "../x",
+            "/abs",
+            "a/../../b",
+            "..",
+            "a//b",
+            "a\\..\\b",
+            "%2E%2E",
+            "a\0b",
+        ] {
+            let p = folder_rel_path(evil);
+            assert!(safe_rel_path(&p), "{evil:?} -> {p:?}");
+        }
+        assert_eq!(folder_rel_path("../x"), "%2E%2E/x");
+        assert_eq!(folder_rel_path("100%"), "100%25");
+        let long = "长".repeat(100);
+        let p = folder_rel_path(&long);
+        assert!(p.len() <= 200 && safe_rel_path(&p));
+    }
+
+    #[test]
+    fn unsafe_paths_rejected() {
+        for p in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a\\b"] {
+            assert!(!safe_rel_path(p), "{p:?}");
+        }
+        assert!(safe_rel_path("mbox/INBOX.mbox.zst"));
+    }
+}
