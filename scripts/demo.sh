@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's first command: runs mailferry's main job on a bundled example, no account needed.
 #
-# A private Dovecot (installed if missing) plays both providers on loopback: a "163" account
-# loaded from examples/netease-mailbox (mbox files with flags and received dates) and an empty
-# "QQ" account. mailferry then plans and migrates 163 -> QQ over TLS with certificate checks,
-# shows that a rerun copies nothing, and prints where everything went.
+# A private Dovecot (installed if missing) plays both providers on loopback. mailferry loads
+# the bundled mbox export (examples/netease-mailbox) into a "163" account, checks both sides,
+# plans and migrates 163 -> QQ over TLS with certificate checks, shows that a rerun copies
+# nothing, verifies message by message, then backs the QQ account up into a compressed archive
+# and checks it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,20 +97,25 @@ CONF
 chown -R "$owner" "$work/mail" "$work/import"
 dovecot -c "$work/dovecot.conf"
 
-echo "== loading the example 163 mailbox (examples/netease-mailbox)"
-cp examples/netease-mailbox/* "$work/import/"
-chown -R "$owner" "$work/import"
-for f in examples/netease-mailbox/*; do
-  name=$(basename "$f")
-  [ "$name" = INBOX ] || doveadm -c "$work/dovecot.conf" mailbox create -u alice@163.example "$name"
-done
-doveadm -c "$work/dovecot.conf" import -u alice@163.example \
-  -s "mbox:$work/import:INBOX=$work/import/INBOX:UTF-8" "" all
-
 # QQ-style target folders exist from the start, as on a real QQ account.
 for f in "Sent Messages" Drafts "Deleted Messages" Junk "其他文件夹/QQ邮件订阅"; do
   doveadm -c "$work/dovecot.conf" mailbox create -u 123456@qq.example "$f"
 done
+
+cat > "$work/load-163.yaml" <<PROFILE
+# Restore the bundled Thunderbird-style mbox files into the demo 163 account.
+source:
+  mbox: $here/examples/netease-mailbox
+target:
+  imap:
+    provider: "163"
+    host: 127.0.0.1
+    port: $tls_port
+    ca_file: $work/ssl/cert.pem
+    user: alice@163.example
+    password: { env: DEMO_163_CODE }
+state_dir: $work/state-load
+PROFILE
 
 cat > "$work/163-to-qq.yaml" <<PROFILE
 # 163 -> QQ, both played by the local demo server: the presets give NetEase's and QQ's folder
@@ -132,7 +138,25 @@ target:
     password: { env: DEMO_QQ_CODE }
 state_dir: $work/state-mailferry
 PROFILE
+cat > "$work/backup-qq.yaml" <<PROFILE
+# Back the QQ account up into a compressed archive (one zstd mbox per folder).
+source:
+  imap:
+    provider: qq
+    host: 127.0.0.1
+    port: $tls_port
+    ca_file: $work/ssl/cert.pem
+    user: 123456@qq.example
+    password: { env: DEMO_QQ_CODE }
+target:
+  archive: { path: $work/backup, format: mbox }
+state_dir: $work/state-backup
+PROFILE
 export DEMO_163_CODE=demo-163-code DEMO_QQ_CODE=demo-qq-code
+
+echo "== mailferry run: load examples/netease-mailbox (mbox files) into the demo 163 account"
+"$bin" run "$work/load-163.yaml"
+echo
 
 echo
 echo "== mailferry doctor (each side, step by step)"
@@ -147,5 +171,12 @@ echo
 echo "== mailferry run again: nothing is copied twice"
 "$bin" run "$work/163-to-qq.yaml"
 echo
-echo "== the QQ side now holds"
-doveadm -c "$work/dovecot.conf" mailbox status -u 123456@qq.example "messages" '*'
+echo "== mailferry verify: message by message, by content"
+"$bin" verify "$work/163-to-qq.yaml"
+echo
+echo "== mailferry run: back the QQ account up into an archive"
+"$bin" run "$work/backup-qq.yaml"
+echo
+echo "== mailferry archive ls / check"
+"$bin" archive ls "$work/backup"
+"$bin" archive check "$work/backup"

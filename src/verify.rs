@@ -1437,18 +1437,16 @@ impl Verdict {
     /// The human table, then up to `examples` examples of each kind of problem.
     pub fn render(&self, examples: usize) -> String {
         let mut out = String::new();
-        let w = self
-            .folders
-            .iter()
-            .map(|f| f.source.chars().count().max(f.target.chars().count()))
-            .max()
-            .unwrap_or(6)
-            .clamp(6, 40);
+        let w = crate::report::name_width(
+            self.folders
+                .iter()
+                .flat_map(|f| [f.source.as_str(), f.target.as_str()]),
+        );
         let _ = writeln!(
             out,
-            "{:<w$}  {:<w$}  {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6}",
-            "source",
-            "target",
+            "{}  {}  {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6}",
+            pad("source", w),
+            pad("target", w),
             "source",
             "target",
             "present",
@@ -1461,7 +1459,7 @@ impl Verdict {
         for f in &self.folders {
             let _ = writeln!(
                 out,
-                "{:<w$}  {:<w$}  {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6}",
+                "{}  {}  {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6}",
                 pad(&f.source, w),
                 pad(&f.target, w),
                 f.source_messages,
@@ -1582,16 +1580,7 @@ fn example(p: &Problem) -> String {
     s
 }
 
-/// Pads by characters, so CJK names line up reasonably; cuts long names with an ellipsis.
-fn pad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    if n > w {
-        let cut: String = s.chars().take(w.saturating_sub(1)).collect();
-        format!("{cut}…")
-    } else {
-        s.to_string()
-    }
-}
+use crate::report::pad;
 
 #[cfg(test)]
 mod tests {
