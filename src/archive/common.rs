@@ -154,11 +154,16 @@ pub(crate) fn header_value(headers: &[u8], name: &str) -> Option<String> {
     found
 }
 
-/// Whether the bytes start like a message: a header field name followed by a colon (or a
-/// folded mbox `From ` line some exporters leave in).
+/// Whether the bytes start like a message: a header field name and a colon on the first
+/// non-empty line (blank lines before it are tolerated; some exporters leave one).
 pub(crate) fn looks_like_message(head: &[u8]) -> bool {
-    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
-    let line = &head[..line_end];
+    let Some(line) = head
+        .split(|&b| b == b'\n')
+        .take(4)
+        .find(|l| !l.trim_ascii().is_empty())
+    else {
+        return false;
+    };
     let Some(colon) = line.iter().position(|&b| b == b':') else {
         return false;
     };

@@ -39,18 +39,23 @@ fn is_quoted_from(line: &[u8]) -> bool {
     line[i..].starts_with(b"From ")
 }
 
-/// Writes `raw` mboxrd-quoted; returns the number of bytes written.
+/// Writes `raw` mboxrd-quoted; returns the number of bytes written. Unquoted stretches go
+/// out in one write, so a message without `From ` lines costs one call.
 pub(crate) fn write_quoted<W: Write>(w: &mut W, raw: &[u8]) -> io::Result<u64> {
-    let mut n = 0u64;
+    let mut quotes = 0u64;
+    let mut start = 0usize;
+    let mut line_start = 0usize;
     for line in raw.split_inclusive(|&b| b == b'\n') {
         if is_quoted_from(line) {
+            w.write_all(&raw[start..line_start])?;
             w.write_all(b">")?;
-            n += 1;
+            quotes += 1;
+            start = line_start;
         }
-        w.write_all(line)?;
-        n += line.len() as u64;
+        line_start += line.len();
     }
-    Ok(n)
+    w.write_all(&raw[start..])?;
+    Ok(raw.len() as u64 + quotes)
 }
 
 /// Undoes [`write_quoted`].

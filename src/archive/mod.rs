@@ -63,9 +63,9 @@ pub enum ArchiveError {
 
 /// Anything messages can be read from: our archives and foreign exports.
 pub trait MessageStore: Send + Sync {
-    /// Every folder and its messages' metadata. Damage is reported as an error naming file and
-    /// offset, after which messages before the damage are still listed by
-    /// [`MessageStore::folders_lossy`].
+    /// Every folder and the messages that could be read. Damage found while opening does not
+    /// fail this: it is listed by the store's `problems()` and by [`open_store_with_problems`],
+    /// each naming file and byte offset.
     fn folders(&self) -> Result<Vec<StoredFolder>, ArchiveError>;
     /// The raw bytes of one message, exactly as stored.
     fn read(&self, folder: &str, id: u64) -> Result<Vec<u8>, ArchiveError>;

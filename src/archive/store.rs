@@ -192,9 +192,14 @@ impl MessageStore for ArchiveStore {
                     .messages
                     .iter()
                     .enumerate()
-                    .map(|(id, e)| StoredMessage {
-                        id: id as u64,
-                        meta: e.meta.clone(),
+                    .map(|(id, e)| {
+                        // The folder's latest role, which may have been recorded after it.
+                        let mut meta = e.meta.clone();
+                        meta.role = f.role;
+                        StoredMessage {
+                            id: id as u64,
+                            meta,
+                        }
                     })
                     .collect(),
             })
