@@ -457,7 +457,7 @@ impl Session {
                         Error::Login {
                             host: host.into(),
                             user: endpoint.user.clone(),
-                            server_text: text.trim().to_string(),
+                            server_text: server_words(&text),
                             hint: login_hint(endpoint),
                         }
                     }
@@ -1128,6 +1128,32 @@ impl Session {
     }
 }
 
+/// The server's own words from an async-imap NO/BAD error, which arrives formatted as
+/// `code: Some(..), info: Some("text")`.
+fn server_words(text: &str) -> String {
+    let Some(start) = text.find("info: Some(\"") else {
+        return text.trim().to_string();
+    };
+    let inner = &text[start + "info: Some(\"".len()..];
+    let inner = inner.strip_suffix("\")").unwrap_or(inner);
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out.trim().to_string()
+}
+
 fn login_hint(endpoint: &Endpoint) -> String {
     match endpoint.provider {
         Some(p) => p.login_hint.to_string(),
@@ -1250,6 +1276,21 @@ mod tests {
         };
         assert!(qq.keeps_flag("$Forwarded"));
         assert!(!qq.keeps_flag("\\Answered"));
+    }
+
+    #[test]
+    fn login_refusals_quote_the_server_verbatim() {
+        assert_eq!(
+            server_words(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(r#"code: None, info: Some("Login fail. \"x\" 登录失败")"#),
+            "Login fail. \"x\" 登录失败"
+        );
+        assert_eq!(server_words("plain text"), "plain text");
     }
 
     #[test]
