@@ -475,7 +475,7 @@ pub async fn run(
         }
     };
     plan::keep_names_for_archive(&mut plan, &listed, &mapper, &target_side);
-    plan::check_not_empty(&plan)?;
+    plan::check_not_empty(&mut plan)?;
 
     let checkpoint = Checkpoint::open(&profile.state_dir, &job_label(&source_side, &target_side))?;
     let mut report = Report {

@@ -344,11 +344,10 @@ impl FolderMapper {
             if let Some(t) = self.target_provider.and_then(|p| p.special_folder(role)) {
                 return (t.to_string(), MapReason::ProviderFolder(role));
             }
-            if let Some(t) = generic_name(role) {
-                // Without a home on the target it is an ordinary folder there (QQ: under
-                // 其他文件夹/).
-                return (self.in_user_area(t), MapReason::DefaultFolder(role));
-            }
+            // No home for this role on the target: the folder keeps its own name (a restore
+            // gives back 已发送 as 已发送), as an ordinary folder there (QQ: under 其他文件夹/).
+            let inner = names.get(1).copied().unwrap_or(&f.name);
+            return (self.in_user_area(inner), MapReason::DefaultFolder(role));
         }
         let inner = names.get(1).copied().unwrap_or(&f.name);
         (self.in_user_area(inner), MapReason::UserFolder)
@@ -535,9 +534,10 @@ mod tests {
             table(&m, &qq_list()),
             pairs(&[
                 ("INBOX", "INBOX"),
-                ("Sent Messages", "Sent"),
+                // The target has no special folders yet: the names stay.
+                ("Sent Messages", "Sent Messages"),
                 ("Drafts", "Drafts"),
-                ("Deleted Messages", "Trash"),
+                ("Deleted Messages", "Deleted Messages"),
                 ("Junk", "Junk"),
                 ("其他文件夹/QQ邮件订阅", "QQ邮件订阅"),
                 ("其他文件夹/Github", "Github"),
@@ -569,10 +569,10 @@ mod tests {
         assert_eq!(m.target_for(&list[2]), "Sent");
         assert_eq!(m.target_for(&list[3]), "Trash");
         assert_eq!(m.target_for(&list[4]), "Spam");
-        // No Drafts there: the generic name.
+        // No Drafts there: the folder keeps its own name.
         assert_eq!(
             m.decide(&list[1]),
-            ("Drafts".into(), MapReason::DefaultFolder(Role::Drafts))
+            ("草稿箱".into(), MapReason::DefaultFolder(Role::Drafts))
         );
         assert_eq!(m.target_for(&list[9]), "客户/2024");
         // QQ's Sent Messages, recognised by name, also lands in the \Sent folder.

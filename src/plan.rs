@@ -453,14 +453,21 @@ fn sort_folders(plan: &mut Plan) {
     });
 }
 
-/// Refuses a plan that would do nothing useful because the folder rules match nothing.
-pub fn check_not_empty(plan: &Plan) -> Result<()> {
-    if plan.folders.is_empty() {
-        return Err(Error::Invalid(
-            "no source folder matches folders.include/exclude; check the patterns with `mailferry plan`".into(),
-        ));
+/// Refuses a plan whose folder rules leave nothing out of a source that has folders; a
+/// source with no folders at all is not an error, just nothing to do (said in the notes).
+pub fn check_not_empty(plan: &mut Plan) -> Result<()> {
+    if !plan.folders.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    if plan.excluded.is_empty() {
+        plan.notes
+            .push("the source has no folders with messages: nothing to copy".into());
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "no source folder matches folders.include/exclude (left out: {}); check the patterns with `mailferry plan`",
+        plan.excluded.join(", ")
+    )))
 }
 
 /// The target's folders and hierarchy delimiter.
