@@ -28,10 +28,12 @@ use crate::progress::{Event, Progress};
 use crate::report::{Failure, FolderReport, Report};
 
 /// Bytes of messages in flight between fetch and append, across all workers.
-pub const DEFAULT_BUDGET: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_BUDGET: u64 = 16 * 1024 * 1024;
 const BATCH_MESSAGES: usize = 50;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_ATTEMPTS: u32 = 6;
+/// Messages larger than this are fetched in parts of this size.
+const PART_BYTES: u64 = 1024 * 1024;
 /// Messages and bytes per MULTIAPPEND.
 const MULTI_MESSAGES: usize = 32;
 const MULTI_BYTES: u64 = 8 * 1024 * 1024;
@@ -740,7 +742,9 @@ pub async fn run(
             let mut batch_bytes = 0u64;
             for m in left {
                 if !batch.is_empty()
-                    && (batch.len() >= BATCH_MESSAGES || batch_bytes + m.size as u64 > BATCH_BYTES)
+                    && (batch.len() >= BATCH_MESSAGES
+                        || batch_bytes + m.size as u64 > BATCH_BYTES
+                        || m.size as u64 > PART_BYTES)
                 {
                     queue.push_back(Batch {
                         folder: idx,
@@ -749,7 +753,15 @@ pub async fn run(
                     batch_bytes = 0;
                 }
                 batch_bytes += m.size as u64;
+                let alone = m.size as u64 > PART_BYTES;
                 batch.push(m);
+                if alone {
+                    queue.push_back(Batch {
+                        folder: idx,
+                        messages: std::mem::take(&mut batch),
+                    });
+                    batch_bytes = 0;
+                }
             }
             if !batch.is_empty() {
                 queue.push_back(Batch {
@@ -1004,6 +1016,50 @@ async fn read_batch(
     }
 }
 
+/// One message in `PART_BYTES` pieces (`BODY.PEEK[]<offset.length>`), with its flags and
+/// INTERNALDATE. `None` when the server no longer has it.
+async fn fetch_in_parts(
+    s: &mut Session,
+    uid: u32,
+    size: u64,
+) -> Result<Option<(Vec<u8>, Option<Vec<String>>, Option<String>)>> {
+    let mut body: Vec<u8> = Vec::with_capacity(size as usize);
+    let mut flags = None;
+    let mut internaldate = None;
+    loop {
+        let offset = body.len();
+        let items = if offset == 0 {
+            format!("(UID FLAGS INTERNALDATE BODY.PEEK[]<0.{PART_BYTES}>)")
+        } else {
+            format!("(UID BODY.PEEK[]<{offset}.{PART_BYTES}>)")
+        };
+        let mut got: Option<usize> = None;
+        s.uid_fetch(&uid.to_string(), &items, &mut |rec| {
+            if rec.uid != Some(uid) {
+                return Ok(());
+            }
+            if offset == 0 {
+                flags = rec.flags;
+                internaldate = rec.internaldate;
+            }
+            if let Some(part) = rec.body {
+                got = Some(part.len());
+                body.extend_from_slice(&part);
+            }
+            Ok(())
+        })
+        .await?;
+        match got {
+            None if offset == 0 => return Ok(None),
+            // A short (or empty) part is the end of the message.
+            None => break,
+            Some(n) if (n as u64) < PART_BYTES => break,
+            Some(_) => {}
+        }
+    }
+    Ok(Some((body, flags, internaldate)))
+}
+
 async fn fetch_batch(
     shared: &Shared,
     endpoint: &Endpoint,
@@ -1076,6 +1132,33 @@ async fn fetch_batch(
         let mut permit = Some(permit);
         let mut delivered = Vec::new();
         let mut result = Ok(());
+        let large = match uids[..] {
+            [uid] => pending
+                .get(&uid)
+                .filter(|m| m.size as u64 > PART_BYTES)
+                .map(|m| (uid, m.clone())),
+            _ => None,
+        };
+        if let Some((uid, meta)) = &large {
+            // A large message comes in parts, so no response (and no buffer behind it) is
+            // larger than a part; only the message itself is held whole.
+            match fetch_in_parts(s, *uid, meta.size as u64).await {
+                Ok(Some((body, flags, internaldate))) => {
+                    delivered.push(*uid);
+                    let _ = tx.send(Fetched {
+                        folder: batch.folder,
+                        flags: flags.unwrap_or_else(|| meta.flags.clone()),
+                        internaldate: internaldate.or_else(|| meta.internaldate.clone()),
+                        meta: meta.clone(),
+                        body,
+                        _permit: permit.take(),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => result = Err(e),
+            }
+        }
+        let uids = if large.is_some() { Vec::new() } else { uids };
         for (set, _) in uidset::chunks(&uids, BATCH_MESSAGES) {
             let r = s
                 .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])", &mut |rec| {
