@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::archive::{ArchiveWriter, MessageMeta, MessageStore};
 use crate::checkpoint::{self, Checkpoint};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Side};
 use crate::fingerprint::{self, Fingerprint};
 use crate::imap::bodystructure::Summary;
 use crate::imap::{Endpoint, Session, mutf7, uidset};
@@ -235,8 +235,9 @@ async fn target_fingerprints(session: &mut Session, exists: u32) -> Result<Targe
                 }
                 max_uid = max_uid.max(uid);
                 flags.insert(uid, r.flags.clone().unwrap_or_default());
-                let fp = Fingerprint::from_headers(
+                let fp = Fingerprint::from_fetch(
                     r.header.as_deref().unwrap_or_default(),
+                    r.text.as_deref().unwrap_or_default(),
                     r.size.unwrap_or(0) as u64,
                 );
                 counts.entry(fp).or_default().push(uid);
@@ -407,7 +408,9 @@ fn blocking_err(e: tokio::task::JoinError) -> Error {
     Error::Invalid(format!("a background task failed: {e}"))
 }
 
-/// Runs a whole job: IMAP or a store to IMAP or an archive.
+/// Runs a whole job: IMAP or a store to IMAP or an archive. A connection lost while
+/// planning (scanning a large mailbox is where drops happen) starts the job over after a
+/// pause; once copying has begun, the workers reconnect on their own.
 pub async fn run(
     profile: &Profile,
     source_side: SourceSide,
@@ -415,12 +418,48 @@ pub async fn run(
     progress: Arc<dyn Progress>,
     opts: RunOptions,
 ) -> Result<Report> {
+    let mut attempt = 0u32;
+    loop {
+        let mut side = Side::Source;
+        let result = run_once(
+            profile,
+            source_side.clone(),
+            target_side.clone(),
+            progress.clone(),
+            opts.clone(),
+            &mut side,
+        )
+        .await;
+        match result {
+            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS && !opts.cancel.is_cancelled() => {
+                attempt += 1;
+                progress.event(Event::Reconnecting {
+                    side,
+                    attempt,
+                    reason: format!("{e}; planning starts over"),
+                });
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn run_once(
+    profile: &Profile,
+    source_side: SourceSide,
+    target_side: TargetSide,
+    progress: Arc<dyn Progress>,
+    opts: RunOptions,
+    side: &mut Side,
+) -> Result<Report> {
     let started = Instant::now();
     let mut source: Option<Session> = None;
     let mut target: Option<Session> = None;
     let mut writer: Option<ArchiveWriter> = None;
 
     // What the target has, for the folder mapping.
+    *side = Side::Target;
     let (target_folders, delimiter) = match &target_side {
         TargetSide::Imap(ep) => {
             let mut t = Session::connect(ep).await?;
@@ -455,6 +494,7 @@ pub async fn run(
         &target_folders,
         source_side.provider(),
     )?;
+    *side = Side::Source;
     let (mut plan, listed) = match &source_side {
         SourceSide::Imap(ep) => {
             let mut s = Session::connect(ep).await?;
@@ -492,6 +532,7 @@ pub async fn run(
     }
 
     // Target folders: find or create, read what is already there.
+    *side = Side::Target;
     let mut targets: HashMap<String, Arc<TargetFolder>> = HashMap::new();
     let mut present_counts: HashMap<String, HashMap<Fingerprint, u32>> = HashMap::new();
     let mut present_uids: HashMap<String, HashMap<Fingerprint, Vec<u32>>> = HashMap::new();
@@ -1466,8 +1507,9 @@ async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<
     let from = tf.max_uid_before.saturating_add(1);
     s.uid_fetch(&format!("{from}:*"), &items, &mut |r| {
         if r.uid.is_some_and(|u| u >= from) {
-            let f = Fingerprint::from_headers(
+            let f = Fingerprint::from_fetch(
                 r.header.as_deref().unwrap_or_default(),
+                r.text.as_deref().unwrap_or_default(),
                 r.size.unwrap_or(0) as u64,
             );
             if f == base_fingerprint(fp) {

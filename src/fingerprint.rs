@@ -2,9 +2,11 @@
 //! across UIDVALIDITY changes.
 //!
 //! A fingerprint is the message's size as IMAP counts it (CRLF line ends) plus a hash of a few
-//! header fields that servers return unchanged. Two different messages sharing a Message-ID
-//! still differ in size or in another field; identical copies share a fingerprint and are
-//! matched as a multiset (two copies on the source need two on the target).
+//! header fields that servers return unchanged and of the first bytes of the body. Two
+//! different messages sharing a Message-ID still differ in size, in another field or in how
+//! their body begins; identical copies share a fingerprint and are matched as a multiset (two
+//! copies on the source need two on the target). Messages alike in all of that are told apart
+//! by their whole bytes where it matters (see the engine).
 
 use sha2::{Digest, Sha256};
 
@@ -19,9 +21,18 @@ pub const FIELDS: &[&str] = &[
     "IN-REPLY-TO",
 ];
 
-/// The FETCH item that returns exactly the fields [`Fingerprint::from_headers`] hashes.
+/// Bytes of the body fetched for the fingerprint (CRLF as the server serves it).
+pub const TEXT_FETCH: usize = 256;
+/// Bytes of the body hashed, after carriage returns are removed: LF and CRLF copies of one
+/// message agree, and 256 CRLF bytes always hold at least 128 others.
+pub const TEXT_HASHED: usize = 128;
+
+/// The FETCH items that return exactly what [`Fingerprint::from_fetch`] hashes.
 pub fn fetch_item() -> String {
-    format!("BODY.PEEK[HEADER.FIELDS ({})]", FIELDS.join(" "))
+    format!(
+        "BODY.PEEK[HEADER.FIELDS ({})] BODY.PEEK[TEXT]<0.{TEXT_FETCH}>",
+        FIELDS.join(" ")
+    )
 }
 
 #[derive(
@@ -30,9 +41,9 @@ pub fn fetch_item() -> String {
 pub struct Fingerprint(pub String);
 
 impl Fingerprint {
-    /// From the selected header fields (or a whole header block, or a whole message: fields
-    /// not in [`FIELDS`] are ignored) and the CRLF size.
-    pub fn from_headers(headers: &[u8], size: u64) -> Fingerprint {
+    /// From the selected header fields (or a whole header block: fields not in [`FIELDS`] are
+    /// ignored), the start of the body (`BODY[TEXT]<0.256>`, or more) and the CRLF size.
+    pub fn from_fetch(headers: &[u8], text: &[u8], size: u64) -> Fingerprint {
         let mut lines = selected_fields(headers);
         lines.sort();
         let mut h = Sha256::new();
@@ -40,13 +51,21 @@ impl Fingerprint {
             h.update(l.as_bytes());
             h.update(b"\n");
         }
+        h.update(b"\0");
+        let start: Vec<u8> = text
+            .iter()
+            .copied()
+            .filter(|&b| b != b'\r')
+            .take(TEXT_HASHED)
+            .collect();
+        h.update(&start);
         let digest = h.finalize();
         Fingerprint(format!("{size}:{}", hex::encode(&digest[..12])))
     }
 
     /// From a whole raw message, as read from an archive or a file.
     pub fn from_message(raw: &[u8]) -> Fingerprint {
-        Fingerprint::from_headers(header_block(raw), crlf_size(raw))
+        Fingerprint::from_fetch(header_block(raw), body_start(raw), crlf_size(raw))
     }
 }
 
@@ -66,6 +85,19 @@ pub fn header_block(raw: &[u8]) -> &[u8] {
         i = end;
     }
     raw
+}
+
+/// What follows the header block and its empty line: the body (`BODY[TEXT]`).
+pub fn body_start(raw: &[u8]) -> &[u8] {
+    let h = header_block(raw).len();
+    let rest = &raw[h..];
+    if let Some(r) = rest.strip_prefix(b"\r\n") {
+        r
+    } else if let Some(r) = rest.strip_prefix(b"\n") {
+        r
+    } else {
+        &[]
+    }
 }
 
 /// The size IMAP reports for a message: bare LF counts as CRLF.
@@ -161,6 +193,9 @@ mod tests {
         assert_ne!(Fingerprint::from_message(A), Fingerprint::from_message(B));
         let c = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\nbody one, longer\r\n";
         assert_ne!(Fingerprint::from_message(A), Fingerprint::from_message(c));
+        // Same headers, same size, another body.
+        let d = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\nbody two\r\n";
+        assert_ne!(Fingerprint::from_message(A), Fingerprint::from_message(d));
     }
 
     #[test]
@@ -168,7 +203,7 @@ mod tests {
         // What a server returns for BODY[HEADER.FIELDS (...)]: the fields, then an empty line.
         let fields = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\n";
         assert_eq!(
-            Fingerprint::from_headers(fields, A.len() as u64),
+            Fingerprint::from_fetch(fields, b"body one\r\n", A.len() as u64),
             Fingerprint::from_message(A)
         );
     }
@@ -185,9 +220,10 @@ mod tests {
         let folded = b"Subject: a\r\n long subject\r\nFrom: x@y\r\n\r\nhi";
         let flat = b"Subject: a long subject\r\nFrom: x@y\r\n\r\nhi";
         assert_eq!(
-            Fingerprint::from_headers(header_block(folded), 10),
-            Fingerprint::from_headers(header_block(flat), 10)
+            Fingerprint::from_fetch(header_block(folded), b"hi", 10),
+            Fingerprint::from_fetch(header_block(flat), b"hi", 10)
         );
+        assert_eq!(body_start(folded), b"hi");
         assert_eq!(message_id(folded), None);
         assert_eq!(message_id(A).as_deref(), Some("<same@x>"));
     }

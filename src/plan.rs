@@ -286,7 +286,11 @@ pub async fn scan_folder(
                 size,
                 flags: r.flags.unwrap_or_default(),
                 internaldate: r.internaldate,
-                fingerprint: Fingerprint::from_headers(&headers, size as u64),
+                fingerprint: Fingerprint::from_fetch(
+                    &headers,
+                    r.text.as_deref().unwrap_or_default(),
+                    size as u64,
+                ),
                 message_id: fingerprint::message_id(&headers),
                 undecided: decision == Decision::Undecided,
             });

@@ -794,7 +794,12 @@ async fn imap_target_folder(
                     };
                     let headers = r.header.unwrap_or_default();
                     let size = r.size.unwrap_or(0) as u64;
-                    let fp = Fingerprint::from_headers(&headers, size).0;
+                    let fp = Fingerprint::from_fetch(
+                        &headers,
+                        r.text.as_deref().unwrap_or_default(),
+                        size,
+                    )
+                    .0;
                     scan.items.push(Item {
                         folder: 0,
                         handle: uid as u64,

@@ -866,9 +866,6 @@ fn folder_names_with_imap_special_characters_are_carried() {
 }
 
 #[test]
-#[ignore = "bug: LIST names are used still escaped: a source folder whose name has a double \
-            quote or a backslash is sent back escaped twice, EXAMINE fails, and the whole run \
-            stops (exit 2)"]
 fn folder_names_with_quotes_and_backslashes_are_carried() {
     assert_names_carried("quotenames", &["Tom's \"notes\"", "C:\\backup"]);
 }
@@ -1396,8 +1393,6 @@ fn partial_target_with_one_of_two_lookalikes_gets_the_other() {
 }
 
 #[test]
-#[ignore = "bug: a target message with the same headers and size but other bytes counts as \
-            the source's copy when the source has only one such message; it is never copied"]
 fn lookalike_already_on_target_does_not_hide_a_different_source_message() {
     // The target holds a message with the same headers and size as the source's only one,
     // but different bytes (a one-time code mail, say): the source's message is not there.
@@ -1536,8 +1531,6 @@ fn run_stopped_by_a_cut_while_planning_finishes_on_rerun() {
 }
 
 #[test]
-#[ignore = "bug: a connection dropped while planning (source scan, target login/LIST/SELECT) \
-            is fatal (exit 2, 'bytes remaining in stream') instead of reconnecting"]
 fn connection_cut_while_planning_is_retried() {
     let d = dovecot();
     let src = d.new_user("pcut2-src");

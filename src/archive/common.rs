@@ -114,7 +114,14 @@ impl RawDigest {
 
     pub fn finish(self) -> Digest {
         let headers = fingerprint::header_block(&self.head);
-        let fingerprint = Fingerprint::from_headers(headers, self.crlf_size).0;
+        // The body's start, as far as the kept head holds it (a header longer than the head
+        // leaves it empty).
+        let text = if headers.len() < self.head.len() {
+            fingerprint::body_start(&self.head)
+        } else {
+            &[]
+        };
+        let fingerprint = Fingerprint::from_fetch(headers, text, self.crlf_size).0;
         let message_id = fingerprint::message_id(headers);
         Digest {
             size: self.size,

@@ -144,6 +144,8 @@ pub struct FetchRecord {
     pub body: Option<Vec<u8>>,
     /// `BODY[HEADER...]` sections.
     pub header: Option<Vec<u8>>,
+    /// `BODY[TEXT]` (or a part of it).
+    pub text: Option<Vec<u8>>,
     pub bodystructure: Option<super::bodystructure::Summary>,
 }
 
@@ -1206,12 +1208,36 @@ fn list_entry(data: &imap_proto::MailboxListData<'_>) -> ListEntry {
         }
     }
     ListEntry {
-        wire: data.name.to_string(),
+        wire: unescape_quoted(&data.name),
         delimiter: data.delimiter.as_ref().map(|d| d.to_string()),
         attributes,
         role,
         noselect,
     }
+}
+
+/// imap-proto hands back a quoted mailbox name with its escapes (`\\"`, `\\\\`) still in.
+fn unescape_quoted(name: &str) -> String {
+    if !name.contains('\\') {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(n @ ('\\' | '"')) => out.push(n),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn fetch_record(seq: u32, attrs: &[AttributeValue<'_>]) -> FetchRecord {
@@ -1237,6 +1263,9 @@ fn fetch_record(seq: u32, attrs: &[AttributeValue<'_>]) -> FetchRecord {
                 let bytes = data.as_ref().map(|d| d.to_vec()).unwrap_or_default();
                 match section {
                     None => rec.body = Some(bytes),
+                    Some(imap_proto::SectionPath::Full(imap_proto::MessageSection::Text)) => {
+                        rec.text = Some(bytes)
+                    }
                     Some(_) => rec.header = Some(bytes),
                 }
             }
@@ -1253,6 +1282,14 @@ fn fetch_record(seq: u32, attrs: &[AttributeValue<'_>]) -> FetchRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_names_are_unescaped_once() {
+        assert_eq!(unescape_quoted(r#"C:\\backup"#), r"C:\backup");
+        assert_eq!(unescape_quoted(r#"Tom's \"notes\""#), r#"Tom's "notes""#);
+        assert_eq!(unescape_quoted("INBOX"), "INBOX");
+        assert_eq!(quote(&unescape_quoted(r#"a\\b"#)), r#""a\\b""#);
+    }
 
     #[test]
     fn quoting_escapes_quotes_and_backslashes() {
