@@ -1738,3 +1738,46 @@ fn four_workers_over_several_folders_give_the_same_result() {
     }
     assert_mirrored(&out, &src, &dst, &folders);
 }
+
+/// A refused message among others in one MULTIAPPEND: the server refuses the whole command,
+/// and mailferry retries one by one so only that message fails.
+#[test]
+fn a_refused_message_inside_a_multiappend_fails_alone() {
+    let d = dovecot();
+    let src = d.new_user("multi-src");
+    let dst = d.new_user("multi-dst");
+    let mut seeds: Vec<Seed> = (0..40)
+        .map(|i| {
+            Seed::new(
+                generated("multi", i, 300),
+                FLAG_SETS[i % FLAG_SETS.len()],
+                imap_date(1_700_000_000 + i as i64 * 60, 8),
+            )
+        })
+        .collect();
+    seeds.insert(
+        20,
+        Seed::new(
+            with_attachment("multi-too-big", 150_000, 3),
+            &["\\Seen"],
+            imap_date(1_700_000_000, 8),
+        ),
+    );
+    bulk_append(&src, "INBOX", &seeds);
+    let proxy = Proxy::start(
+        d.plain_port(),
+        vec![Quirk::RejectAppendsLargerThan(100_000)],
+    );
+    let out = Job::new(&src, &dst).target(via(&proxy)).run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!((out.n("copied"), out.n("failed")), (40, 1), "{out:?}");
+    let failures = out.failures();
+    assert_eq!(failures.len(), 1, "{out:?}");
+    assert!(
+        failures[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("Message too large")),
+        "{out:?}"
+    );
+    assert_eq!(dst.messages("INBOX").len(), 40);
+}

@@ -486,6 +486,42 @@ fn client_to_server(
             _ => {}
         }
 
+        // A MULTIAPPEND with LITERAL+ carries several messages in one command: read it whole
+        // and refuse it (as a server would, all or nothing) when any message is too large.
+        if refusal.is_none()
+            && command.name == "APPEND"
+            && let (Some(max), Some((_, false))) = (shared.append_limit(), first_literal)
+        {
+            let mut buffered = Vec::new();
+            let mut current = std::mem::take(&mut line);
+            let mut too_large = false;
+            loop {
+                buffered.extend_from_slice(&current);
+                let Some((n, _)) = literal_at_end(&current) else {
+                    break;
+                };
+                too_large |= n > max;
+                let start = buffered.len();
+                buffered.resize(start + n, 0);
+                client.read_exact(&mut buffered[start..])?;
+                current.clear();
+                if client.read_until(b'\n', &mut current)? == 0 {
+                    return Ok(());
+                }
+            }
+            if too_large {
+                let mut out = lock(client_out);
+                out.write_all(
+                    format!("{} NO [LIMIT] Message too large\r\n", command.tag).as_bytes(),
+                )?;
+                out.flush()?;
+            } else {
+                upstream.write_all(&buffered)?;
+            }
+            let _ = index;
+            continue;
+        }
+
         if let Some(refusal) = refusal {
             // LITERAL+ data arrives unasked and must be swallowed; after a synchronising `{n}`
             // the client waits for a `+` that never comes and takes this reply instead.
