@@ -1,0 +1,417 @@
+#!/usr/bin/env bash
+# Throughput benchmark: mailferry vs Dovecot dsync (imapc) vs mbsync, IMAP -> IMAP on loopback,
+# with and without added latency, plus a memory check. See docs/performance.md.
+#
+#   scripts/bench.sh
+#
+# Environment (all optional):
+#   BENCH_MESSAGES=10000   corpus size (1000 for a quick run)
+#   BENCH_SEED=20240601    corpus seed
+#   BENCH_DELAY=10         ms added each way by the proxy for the second round; 0 skips it
+#   BENCH_WORKERS=4        mailferry workers
+#   BENCH_TOOLS="mailferry dsync mbsync"
+#   BENCH_REPEAT=1         runs per tool and latency, interleaved; the table shows the fastest
+#   BENCH_BIG_MB=50        size of the single message of the memory check; 0 skips it
+#   BENCH_CACHE=~/.cache/mailferry-bench   generated corpora, reused between runs
+#   BENCH_DIR=             work directory (default: a new one under /tmp)
+#   BENCH_KEEP=0           1 keeps the mail and the work directory
+#   BENCH_MF_PREFIX=       command put before mailferry, for profiling, e.g.
+#                          "perf record -g -o /tmp/mf.perf --" or "strace -c -f -o /tmp/mf.strace"
+#
+# Exit: 0 every tool ran and the targets hold what the source holds (speed targets missed or
+# not); 1 a tool failed to run or setup failed; 2 a tool ran but its target differs.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HERE=$ROOT/scripts/bench
+LIB="python3 $HERE/benchlib.py"
+MESSAGES=${BENCH_MESSAGES:-10000}
+SEED=${BENCH_SEED:-20240601}
+DELAY=${BENCH_DELAY:-10}
+WORKERS=${BENCH_WORKERS:-4}
+TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync}
+BIG_MB=${BENCH_BIG_MB:-50}
+REPEAT=${BENCH_REPEAT:-1}
+CACHE=${BENCH_CACHE:-$HOME/.cache/mailferry-bench}
+PW=benchpw
+DOMAIN=bench.test
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- 1. what is needed -------------------------------------------------------------------
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_missing() {
+    local pkgs=()
+    command -v dovecot >/dev/null || pkgs+=(dovecot-core)
+    [ -x /usr/lib/dovecot/imap ] || pkgs+=(dovecot-imapd)
+    command -v mbsync >/dev/null || pkgs+=(isync)
+    [ -x /usr/bin/time ] || pkgs+=(time)
+    command -v python3 >/dev/null || pkgs+=(python3)
+    if [ ${#pkgs[@]} -gt 0 ]; then
+        log "installing ${pkgs[*]}"
+        as_root apt-get update -qq
+        # Installing dovecot-core would start the system service; we never want it.
+        local prc=/usr/sbin/policy-rc.d made=0
+        if [ ! -e $prc ]; then
+            printf '#!/bin/sh\nexit 101\n' | as_root tee $prc >/dev/null
+            as_root chmod +x $prc
+            made=1
+        fi
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
+        if [ $made = 1 ]; then as_root rm -f $prc; fi
+    fi
+}
+
+if [ "${BENCH_AS_ROOT:-}" != 1 ]; then
+    install_missing
+    command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs)"
+    log "building mailferry (release)"
+    (cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
+    if [ "$(id -u)" != 0 ]; then
+        # Dovecot needs root to switch to the mail user; the rest of the run is under sudo.
+        exec sudo BENCH_AS_ROOT=1 BENCH_MESSAGES="$MESSAGES" BENCH_SEED="$SEED" \
+            BENCH_DELAY="$DELAY" BENCH_WORKERS="$WORKERS" BENCH_TOOLS="$TOOLS" \
+            BENCH_BIG_MB="$BIG_MB" BENCH_REPEAT="$REPEAT" BENCH_CACHE="$CACHE" \
+            BENCH_DIR="${BENCH_DIR:-}" BENCH_KEEP="${BENCH_KEEP:-0}" \
+            BENCH_MF_PREFIX="${BENCH_MF_PREFIX:-}" HOME="$HOME" PATH="$PATH" bash "$0" "$@"
+    fi
+fi
+MF=$ROOT/target/release/mailferry
+[ -x "$MF" ] || die "$MF missing"
+
+if ! getent passwd vmail >/dev/null; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin vmail
+fi
+VUID=$(id -u vmail)
+VGID=$(id -g vmail)
+
+# --- 2. a private Dovecot ----------------------------------------------------------------
+RUN=${BENCH_DIR:-$(mktemp -d /tmp/mailferry-bench.XXXXXX)}
+mkdir -p "$RUN"/{run,state,log,mail,work}
+chmod 755 "$RUN"
+chown "$VUID:$VGID" "$RUN/mail"
+CONF=$RUN/dovecot.conf
+read -r IMAP_PORT PX_SRC PX_DST < <($LIB freeports 3)
+PIDS=()
+
+cleanup() {
+    local rc=$?
+    set +e
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    if [ -f "$RUN/run/master.pid" ]; then
+        local mp
+        mp=$(cat "$RUN/run/master.pid")
+        doveadm -c "$CONF" stop 2>/dev/null || kill "$mp" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$mp" 2>/dev/null || break; sleep 0.1; done
+    fi
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then
+        rm -rf "$RUN/mail" "$RUN/work"
+        log "logs and results kept in $RUN"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+USERS=(src big dst-big)
+for tool in $TOOLS; do
+    USERS+=("dst-$tool-0")
+    [ "$DELAY" = 0 ] || USERS+=("dst-$tool-$((DELAY * 2))")
+done
+: >"$RUN/users"
+for u in "${USERS[@]}"; do
+    echo "$u@$DOMAIN:{PLAIN}$PW:$VUID:$VGID::$RUN/mail/$u::" >>"$RUN/users"
+done
+chmod 644 "$RUN/users"
+
+cat >"$CONF" <<EOF
+base_dir = $RUN/run
+state_dir = $RUN/state
+log_path = $RUN/log/dovecot.log
+instance_name = mailferry-bench-$IMAP_PORT
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 200
+imap_max_line_length = 2M
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $RUN/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $RUN/users
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox "已发送" {
+    special_use = \\Sent
+    auto = subscribe  # like a real provider: a fresh account already has its Sent folder
+  }
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service doveadm {
+  inet_listener {
+    port = 0
+  }
+}
+EOF
+log "starting dovecot on 127.0.0.1:$IMAP_PORT ($RUN)"
+dovecot -c "$CONF" || die "dovecot did not start; see $RUN/log/dovecot.log"
+for _ in $(seq 50); do [ -f "$RUN/run/master.pid" ] && break; sleep 0.1; done
+MASTER=$(cat "$RUN/run/master.pid")
+da() { doveadm -c "$CONF" "$@"; }
+
+# --- 3. the corpus -----------------------------------------------------------------------
+GEN_HASH=$(sha256sum "$HERE/gen_corpus.py" | cut -c1-12)
+
+# corpus KEY ARGS...: a generated Maildir in the cache, made once per parameters.
+corpus() {
+    local key=$1; shift
+    local dir=$CACHE/$key
+    if [ ! -f "$dir/.done" ]; then
+        log "generating corpus $key"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        python3 "$HERE/gen_corpus.py" --out "$dir/Maildir" --manifest "$dir/manifest.json" "$@"
+        chown -R "$VUID:$VGID" "$dir/Maildir"
+        touch "$dir/.done"
+    fi
+    echo "$dir"
+}
+
+# install_user USER CORPUS_DIR: the user's mail becomes a fresh copy of the corpus (hard
+# links: Dovecot never rewrites a maildir file), with indexes built before any tool runs.
+install_user() {
+    local user=$1 dir=$2 home=$RUN/mail/$1
+    da kick "$user@$DOMAIN" >/dev/null 2>&1 || true
+    rm -rf "$home"
+    mkdir -p "$home"
+    cp -al "$dir/Maildir" "$home/Maildir" 2>/dev/null || cp -a "$dir/Maildir" "$home/Maildir"
+    chown -R "$VUID:$VGID" "$home"
+    da force-resync -u "$user@$DOMAIN" '*'
+    da mailbox list -u "$user@$DOMAIN" | while IFS= read -r box; do
+        da mailbox subscribe -u "$user@$DOMAIN" "$box"
+    done
+    local want got
+    want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages"])' \
+        "$dir/manifest.json")
+    got=$(da mailbox status -u "$user@$DOMAIN" -t messages '*' | sed 's/.*=//')
+    [ "$got" = "$want" ] || die "$user: Dovecot sees $got messages, corpus has $want"
+}
+
+# dump USER FILE: every message's folder, INTERNALDATE, size and flags, sorted.
+dump() {
+    da -f tab fetch -u "$1@$DOMAIN" 'mailbox date.received size.virtual flags' all \
+        >"$2.raw"
+    $LIB mailbox-dump "$2.raw" >"$2"
+    rm -f "$2.raw"
+}
+
+CORPUS=$(corpus "corpus-n$MESSAGES-s$SEED-$GEN_HASH" --messages "$MESSAGES" --seed "$SEED")
+install_user src "$CORPUS"
+dump src "$RUN/work/src.dump"
+YEARS=$(cut -f2 "$RUN/work/src.dump" | cut -c1-4 | sort -u | tr '\n' ' ')
+log "source: $(wc -l <"$RUN/work/src.dump") messages; INTERNALDATE years: $YEARS"
+[ "$(echo "$YEARS" | wc -w)" -ge 5 ] || die "INTERNALDATEs are not spread over years: $YEARS"
+
+# --- 4/5. the runs -----------------------------------------------------------------------
+RESULTS=$RUN/results.tsv
+: >"$RESULTS"
+FAILED_RUN=0
+MISMATCH=0
+
+srv_cpu() { # Dovecot's CPU seconds so far: exited children (imap, auth, login) of the master
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($16 + $17) / hz }' "/proc/$MASTER/stat"
+}
+
+run_mailferry() { # DIR USER SRC_PORT DST_PORT SRC_USER
+    local d=$1
+    cat >"$d/profile.yaml" <<EOF
+source:
+  imap: { host: 127.0.0.1, port: $3, tls: none, user: $5@$DOMAIN, password: { env: SRC_PW } }
+target:
+  imap: { host: 127.0.0.1, port: $4, tls: none, user: $2@$DOMAIN, password: { env: DST_PW } }
+workers: $WORKERS
+state_dir: $d/state
+EOF
+    # shellcheck disable=SC2086 # the prefix is a command line
+    SRC_PW=$PW DST_PW=$PW /usr/bin/time -v -o "$d/time.txt" ${BENCH_MF_PREFIX:-} \
+        "$MF" run "$d/profile.yaml" --json >"$d/stdout" 2>"$d/stderr"
+}
+
+run_dsync() {
+    local d=$1
+    /usr/bin/time -v -o "$d/time.txt" doveadm -c "$CONF" \
+        -o imapc_host=127.0.0.1 -o imapc_port="$3" -o imapc_ssl=no \
+        -o imapc_user="$5@$DOMAIN" -o imapc_password="$PW" \
+        -o "imapc_features=rfc822.size fetch-headers" -o mail_prefetch_count=20 \
+        backup -R -u "$2@$DOMAIN" imapc: >"$d/stdout" 2>"$d/stderr"
+}
+
+run_mbsync() {
+    local d=$1
+    mkdir -p "$d/syncstate"
+    cat >"$d/mbsyncrc" <<EOF
+IMAPAccount far
+Host 127.0.0.1
+Port $3
+User $5@$DOMAIN
+Pass $PW
+SSLType None
+AuthMechs LOGIN
+
+IMAPAccount near
+Host 127.0.0.1
+Port $4
+User $2@$DOMAIN
+Pass $PW
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore far
+Account far
+
+IMAPStore near
+Account near
+
+Channel bench
+Far :far:
+Near :near:
+Patterns *
+Create Near
+Sync Pull
+Expunge None
+Remove None
+CopyArrivalDate yes
+SyncState $d/syncstate/
+EOF
+    /usr/bin/time -v -o "$d/time.txt" mbsync -c "$d/mbsyncrc" -a >"$d/stdout" 2>"$d/stderr"
+}
+
+# measure TOOL DELAY SRC_PORT DST_PORT [SRC_USER DST_USER]
+measure() {
+    local tool=$1 delay=$2 src=${5:-src} dst=${6:-dst-$1-$2}
+    local d=$RUN/work/$tool-$delay
+    rm -rf "$d" "$RUN/mail/$dst"
+    mkdir -p "$d"
+    sync
+    local cpu0 t0 t1 rc=0 load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    cpu0=$(srv_cpu)
+    t0=$(date +%s.%N)
+    log "$tool, RTT +${delay} ms: running"
+    "run_$tool" "$d" "$dst" "$3" "$4" "$src" || rc=$?
+    t1=$(date +%s.%N)
+    sleep 0.5 # let the server's imap processes exit so their CPU is counted
+    local secs rss cpu srv check
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    read -r rss u s < <($LIB timev "$d/time.txt")
+    cpu=$(awk -v a="$u" -v b="$s" 'BEGIN { printf "%.2f", a + b }')
+    srv=$(awk -v a="$cpu0" -v b="$(srv_cpu)" 'BEGIN { printf "%.2f", b - a }')
+    if [ $rc != 0 ]; then
+        FAILED_RUN=1
+        log "$tool failed (exit $rc); last lines of $d/stderr:"
+        tail -n 5 "$d/stderr" >&2 || true
+    fi
+    if [ -d "$RUN/mail/$dst" ]; then
+        dump "$dst" "$d/dst.dump"
+        check=$($LIB verify "$RUN/work/$src.dump" "$d/dst.dump") || MISMATCH=1
+    else
+        check="MISMATCH: nothing on the target"
+        MISMATCH=1
+    fi
+    if [ "$tool" = mailferry ]; then
+        read -r copied _ mfsecs failed < <($LIB mf-json "$d/stdout")
+        check="$check (mailferry: copied $copied, failed $failed, ${mfsecs}s inside)"
+    fi
+    log "$tool, RTT +${delay} ms: ${secs}s, peak RSS $((rss / 1024)) MB; $check"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$delay" "$rc" "$secs" "$rss" "$cpu" \
+        "$srv" "$check" "$load" >>"${7:-$RESULTS}"
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then
+        da kick "$dst@$DOMAIN" >/dev/null 2>&1 || true
+        rm -rf "$RUN/mail/$dst"
+    fi
+}
+
+start_proxy() { # LISTEN_PORT DELAY_MS
+    local out=$RUN/log/proxy-$1.log
+    python3 "$HERE/delay_proxy.py" --listen "127.0.0.1:$1" --upstream "127.0.0.1:$IMAP_PORT" \
+        --delay-ms "$2" >"$out" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 50); do grep -q ready "$out" 2>/dev/null && return; sleep 0.1; done
+    die "delay proxy on $1 did not start"
+}
+
+for _ in $(seq "$REPEAT"); do
+    for tool in $TOOLS; do
+        install_user src "$CORPUS"
+        measure "$tool" 0 "$IMAP_PORT" "$IMAP_PORT"
+    done
+done
+if [ "$DELAY" != 0 ]; then
+    start_proxy "$PX_SRC" "$DELAY"
+    start_proxy "$PX_DST" "$DELAY"
+    for _ in $(seq "$REPEAT"); do
+        for tool in $TOOLS; do
+            install_user src "$CORPUS"
+            measure "$tool" $((DELAY * 2)) "$PX_SRC" "$PX_DST"
+        done
+    done
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    PIDS=()
+fi
+
+# --- 6. memory: one big message ----------------------------------------------------------
+BIGRES=$RUN/results-big.tsv
+: >"$BIGRES"
+if [ "$BIG_MB" != 0 ] && [[ " $TOOLS " == *" mailferry "* ]]; then
+    BIG=$(corpus "big-${BIG_MB}mb-s$SEED-$GEN_HASH" --big "$BIG_MB" --seed "$SEED")
+    install_user big "$BIG"
+    dump big "$RUN/work/big.dump"
+    measure mailferry 0 "$IMAP_PORT" "$IMAP_PORT" big dst-big "$BIGRES"
+fi
+
+# --- 7. the table ------------------------------------------------------------------------
+echo
+echo "== mailferry benchmark: $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2}') MB RAM," \
+    "kernel $(uname -r), dovecot $(dovecot --version | cut -d' ' -f1), $(mbsync --version)"
+$LIB table "$RESULTS" "$CORPUS/manifest.json" "$WORKERS"
+echo
+echo "== memory (mailferry, workers=$WORKERS, highest of the runs; target: peak RSS < 64 MiB, bound 64 MiB + one largest message per worker)"
+mem_line() { # RESULTS_FILE MANIFEST LABEL
+    [ -s "$1" ] || return 0
+    local rss max bound
+    rss=$(awk -F'\t' '$1 == "mailferry" && $2 == 0 && $5 > m { m = $5 } END { if (m) print int(m / 1024) }' "$1")
+    [ -n "$rss" ] || return 0
+    max=$(python3 -c 'import json,sys; print(-(-json.load(open(sys.argv[1]))["max_message"] // 1048576))' "$2")
+    bound=$((64 + WORKERS * max))
+    printf '%-34s peak RSS %4d MiB   bound %4d MiB (64 + %d x %d): %s;  < 64 MiB: %s\n' \
+        "$3" "$rss" "$bound" "$WORKERS" "$max" \
+        "$([ "$rss" -lt "$bound" ] && echo within || echo EXCEEDED)" \
+        "$([ "$rss" -lt 64 ] && echo yes || echo no)"
+}
+mem_line "$RESULTS" "$CORPUS/manifest.json" "$MESSAGES messages, RTT +0 ms"
+[ -s "$BIGRES" ] && mem_line "$BIGRES" "$BIG/manifest.json" "one ${BIG_MB} MB message"
+[ -s "$BIGRES" ] && awk -F'\t' '{ print "  check: " $8 }' "$BIGRES"
+echo
+echo "results: $RESULTS; logs: $RUN/work/*/stderr, $RUN/log/"
+
+[ $FAILED_RUN = 0 ] || exit 1
+[ $MISMATCH = 0 ] || exit 2
+exit 0

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Small helpers for scripts/bench.sh: free ports, result checks, the final table.
+
+    benchlib.py freeports N
+    benchlib.py mailbox-dump FETCH_TSV           normalise `doveadm -f tab fetch` output
+    benchlib.py verify SRC_DUMP DST_DUMP         "ok ..." or "MISMATCH ..." (exit 1)
+    benchlib.py timev TIME_V_FILE                "rss_kb user_s sys_s"
+    benchlib.py mf-json STDOUT_FILE              "copied bytes seconds failed" of the last line
+    benchlib.py table RESULTS_TSV MANIFEST WORKERS
+"""
+
+import collections
+import json
+import socket
+import sys
+
+
+def freeports(n):
+    socks = []
+    for _ in range(int(n)):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    print(" ".join(str(s.getsockname()[1]) for s in socks))
+    for s in socks:
+        s.close()
+
+
+def mailbox_dump(path):
+    """One line per message: mailbox, INTERNALDATE, size, flags (sorted, \\Recent dropped)."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            flags = sorted(x for x in row.get("flags", "").split() if x != "\\Recent")
+            out.append("\t".join([row.get("mailbox", ""), row.get("date.received", ""),
+                                  row.get("size.virtual", ""), " ".join(flags)]))
+    out.sort()
+    sys.stdout.write("".join(x + "\n" for x in out))
+
+
+def load_dump(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+def verify(src_path, dst_path):
+    """Compares what the target holds with the source, message by message (as multisets)."""
+    src, dst = load_dump(src_path), load_dump(dst_path)
+    problems, notes = [], []
+    sc = collections.Counter(r[0] for r in src)
+    dc = collections.Counter(r[0] for r in dst)
+    for box in sorted(set(sc) | set(dc)):
+        if sc[box] != dc[box]:
+            problems.append("%s %d/%d" % (box, dc[box], sc[box]))
+    for idx, what in ((1, "INTERNALDATE"), (2, "size"), (3, "flags")):
+        s = collections.Counter((r[0], r[idx]) for r in src)
+        d = collections.Counter((r[0], r[idx]) for r in dst)
+        missing = sum((s - d).values())
+        if missing:
+            notes.append("%d differ in %s" % (missing, what))
+    if problems:
+        print("MISMATCH %d/%d messages: %s" % (len(dst), len(src), "; ".join(problems + notes)))
+        return 1
+    if notes:
+        # Every message arrived, but not byte-for-byte or not with its date/flags.
+        print("ok* %d/%d messages; %s" % (len(dst), len(src), "; ".join(notes)))
+        return 0
+    print("ok %d/%d messages; folders, dates, sizes and flags match" % (len(dst), len(src)))
+    return 0
+
+
+def timev(path):
+    vals = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().rpartition(": ")
+            vals[k] = v
+    print(vals.get("Maximum resident set size (kbytes)", "0"),
+          vals.get("User time (seconds)", "0"), vals.get("System time (seconds)", "0"))
+
+
+def mf_json(path):
+    last = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("{"):
+                last = line
+    try:
+        r = json.loads(last or "")
+        print(r.get("copied", 0), r.get("bytes", 0), r.get("seconds", 0), r.get("failed", 0))
+    except ValueError:
+        print("0 0 0 0")
+
+
+def table(results, manifest, workers):
+    """Best (fastest complete) run per tool and latency; RSS is the highest seen."""
+    with open(manifest) as f:
+        m = json.load(f)
+    groups = collections.OrderedDict()
+    with open(results) as f:
+        for line in f:
+            c = line.rstrip("\n").split("\t")
+            r = dict(tool=c[0], delay=int(c[1]), rc=int(c[2]), secs=float(c[3]),
+                     rss=int(c[4]) / 1024, cpu=float(c[5]), srv=float(c[6]), check=c[7],
+                     load=c[8] if len(c) > 8 else "")
+            r["ok"] = r["rc"] == 0 and r["check"].startswith("ok")
+            groups.setdefault((r["tool"], r["delay"]), []).append(r)
+    n, mb = m["messages"], m["bytes"] / 1e6
+    print("corpus: %d messages, %.1f MB (IMAP sizes, MB = 10^6 bytes), largest %.1f MB; "
+          "mailferry workers=%s" % (n, mb, m["max_message"] / 1e6, workers))
+    print()
+    hdr = "%-10s %5s %5s %8s %8s %7s %10s %9s %8s  %s" % (
+        "tool", "RTT+", "runs", "seconds", "msgs/s", "MB/s", "peak RSS", "tool CPU",
+        "srv CPU", "result")
+    print(hdr)
+    print("-" * len(hdr))
+    speed = {}
+    for (tool, delay), runs in groups.items():
+        good = [r for r in runs if r["ok"]]
+        best = min(good or runs, key=lambda r: r["secs"])
+        rate = n / best["secs"] if best["secs"] > 0 else 0
+        if good:
+            speed[(tool, delay)] = rate
+        times = "/".join("%.1f" % r["secs"] for r in runs)
+        res = best["check"] if best["ok"] else (
+            ("exit %d; " % best["rc"] if best["rc"] else "") + best["check"])
+        if len(runs) > 1:
+            res += "  [all runs: %ss]" % times
+        print("%-10s %3dms %5d %8.1f %8.1f %7.1f %6.1f MiB %8.1fs %7.1fs  %s" % (
+            tool, delay, len(runs), best["secs"], rate, mb / best["secs"] if best["secs"] else 0,
+            max(r["rss"] for r in runs), best["cpu"], best["srv"], res))
+    print()
+    for delay in sorted({d for _, d in groups}):
+        mf = speed.get(("mailferry", delay))
+        for other, goal in (("dsync", 1.0), ("mbsync", 1.5)):
+            o = speed.get((other, delay))
+            if mf and o:
+                ratio = mf / o
+                print("RTT+%dms  mailferry/%-6s = %.2fx  (target >= %.1fx: %s)" % (
+                    delay, other, ratio, goal, "met" if ratio >= goal else "MISSED"))
+            else:
+                print("RTT+%dms  mailferry/%-6s = n/a (a run failed or was skipped)"
+                      % (delay, other))
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    fn = {"freeports": freeports, "mailbox-dump": mailbox_dump, "verify": verify,
+          "timev": timev, "mf-json": mf_json, "table": table}[cmd]
+    sys.exit(fn(*args) or 0)
+
+
+if __name__ == "__main__":
+    main()
