@@ -33,7 +33,7 @@ const BATCH_MESSAGES: usize = 50;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_ATTEMPTS: u32 = 6;
 /// Messages larger than this are fetched in parts of this size.
-const PART_BYTES: u64 = 4 * 1024 * 1024;
+const PART_BYTES: u64 = 2 * 1024 * 1024;
 /// Messages and bytes per MULTIAPPEND.
 const MULTI_MESSAGES: usize = 32;
 const MULTI_BYTES: u64 = 8 * 1024 * 1024;
