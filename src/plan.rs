@@ -342,13 +342,7 @@ pub async fn build(
         let fp = scan_folder(source, f, target, filters).await?;
         plan.folders.push(fp);
     }
-    sort_folders(&mut plan);
-    for key in mapper.unused_map_keys(&folders) {
-        plan.notes.push(format!(
-            "folders.map: no source folder is called {key:?}; check the spelling"
-        ));
-    }
-    plan.compute_totals();
+    finish(&mut plan, mapper, &folders);
     Ok((plan, folders))
 }
 
@@ -439,22 +433,23 @@ pub fn from_store(
         }
         plan.folders.push(fp);
     }
-    sort_folders(&mut plan);
-    for key in mapper.unused_map_keys(&listed) {
+    finish(&mut plan, mapper, &listed);
+    Ok((plan, listed))
+}
+
+/// Orders the folders (INBOX, special folders, then by name), notes `folders.map` keys that
+/// matched nothing (likely typos), and adds up the totals.
+fn finish(plan: &mut Plan, mapper: &FolderMapper, sources: &[ListedFolder]) {
+    plan.folders.sort_by(|a, b| {
+        let rank = |r: Option<Role>| r.map(|r| r as u8).unwrap_or(u8::MAX);
+        (rank(a.role), &a.source).cmp(&(rank(b.role), &b.source))
+    });
+    for key in mapper.unused_map_keys(sources) {
         plan.notes.push(format!(
             "folders.map: no source folder is called {key:?}; check the spelling"
         ));
     }
     plan.compute_totals();
-    Ok((plan, listed))
-}
-
-/// INBOX first, then special folders, then the rest by name.
-fn sort_folders(plan: &mut Plan) {
-    plan.folders.sort_by(|a, b| {
-        let rank = |r: Option<Role>| r.map(|r| r as u8).unwrap_or(u8::MAX);
-        (rank(a.role), &a.source).cmp(&(rank(b.role), &b.source))
-    });
 }
 
 /// Refuses a plan whose folder rules leave nothing out of a source that has folders; a

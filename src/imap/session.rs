@@ -819,6 +819,22 @@ impl Session {
         None
     }
 
+    /// The stream no longer matches the commands sent: the session cannot be trusted.
+    fn out_of_step(&mut self, what: &str) -> Error {
+        self.broken = true;
+        Error::Protocol {
+            host: self.endpoint.host.clone(),
+            detail: format!("{what}: reply out of step with the commands sent"),
+        }
+    }
+
+    fn bye(&self, text: &str, what: &str) -> Error {
+        Error::ConnectionLost {
+            host: self.endpoint.host.clone(),
+            detail: format!("BYE \"{text}\" during {what}"),
+        }
+    }
+
     /// Reads to the completion of `tag`.
     async fn finish(
         &mut self,
@@ -829,20 +845,9 @@ impl Session {
         loop {
             match self.next(what, on).await? {
                 Event::Tagged { tag: t, result } if t == *tag => return result,
-                Event::Tagged { .. } | Event::Continue => {
-                    // A completion or continuation for nothing we sent: out of step.
-                    self.broken = true;
-                    return Err(Error::Protocol {
-                        host: self.endpoint.host.clone(),
-                        detail: format!("{what}: reply out of step with the commands sent"),
-                    });
-                }
-                Event::Bye(text) => {
-                    return Err(Error::ConnectionLost {
-                        host: self.endpoint.host.clone(),
-                        detail: format!("BYE \"{text}\" during {what}"),
-                    });
-                }
+                // A completion or continuation for nothing we sent: out of step.
+                Event::Tagged { .. } | Event::Continue => return Err(self.out_of_step(what)),
+                Event::Bye(text) => return Err(self.bye(&text, what)),
                 Event::Other => {}
             }
         }
@@ -1083,19 +1088,8 @@ impl Session {
                         detail: format!("{what}: completed without taking the message"),
                     });
                 }
-                Event::Tagged { .. } => {
-                    self.broken = true;
-                    return Err(Error::Protocol {
-                        host: self.endpoint.host.clone(),
-                        detail: format!("{what}: reply out of step with the commands sent"),
-                    });
-                }
-                Event::Bye(text) => {
-                    return Err(Error::ConnectionLost {
-                        host: self.endpoint.host.clone(),
-                        detail: format!("BYE \"{text}\" during {what}"),
-                    });
-                }
+                Event::Tagged { .. } => return Err(self.out_of_step(what)),
+                Event::Bye(text) => return Err(self.bye(&text, what)),
                 Event::Other => {}
             }
         }
