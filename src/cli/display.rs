@@ -1,6 +1,7 @@
 //! Shows progress events: indicatif bars on a terminal, a line every few seconds otherwise,
 //! JSON lines with `--json`.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,8 +12,10 @@ use mailferry::progress::{Event, Progress};
 enum Mode {
     Json,
     Bars {
-        _multi: MultiProgress,
+        multi: MultiProgress,
         overall: ProgressBar,
+        /// One line per folder being copied, gone when it is done.
+        folders: HashMap<String, ProgressBar>,
     },
     Lines {
         last: Instant,
@@ -46,8 +49,9 @@ impl Display {
             );
             overall.enable_steady_tick(Duration::from_millis(200));
             Mode::Bars {
-                _multi: multi,
+                multi,
                 overall,
+                folders: HashMap::new(),
             }
         } else {
             Mode::Lines {
@@ -66,9 +70,14 @@ impl Display {
     }
 
     pub fn finish(&self) {
-        if let Ok(st) = self.state.lock()
-            && let Mode::Bars { overall, .. } = &st.mode
+        if let Ok(mut st) = self.state.lock()
+            && let Mode::Bars {
+                overall, folders, ..
+            } = &mut st.mode
         {
+            for (_, bar) in folders.drain() {
+                bar.finish_and_clear();
+            }
             overall.finish_and_clear();
         }
     }
@@ -95,10 +104,41 @@ impl Progress for Display {
                     println!("{line}");
                 }
             }
-            Mode::Bars { overall, .. } => {
+            Mode::Bars {
+                multi,
+                overall,
+                folders,
+            } => {
                 overall.set_length(total);
                 overall.set_position(done);
                 overall.set_message(mailferry::report::human_bytes(bytes));
+                match &event {
+                    Event::FolderStarted {
+                        source, messages, ..
+                    } => {
+                        let bar = multi.add(ProgressBar::new(*messages));
+                        bar.set_style(
+                            ProgressStyle::with_template("  {msg:24} {bar:20} {pos}/{len}")
+                                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        );
+                        bar.set_message(source.clone());
+                        folders.insert(source.clone(), bar);
+                    }
+                    Event::Copied { folder, .. }
+                    | Event::Failed { folder, .. }
+                    | Event::Filtered { folder, .. } => {
+                        if let Some(bar) = folders.get(folder) {
+                            bar.inc(1);
+                        }
+                    }
+                    Event::FolderDone { source } => {
+                        if let Some(bar) = folders.remove(source) {
+                            bar.finish_and_clear();
+                            multi.remove(&bar);
+                        }
+                    }
+                    _ => {}
+                }
                 match &event {
                     Event::Failed {
                         folder,
