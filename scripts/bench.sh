@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput benchmark: mailferry vs Dovecot dsync (imapc) vs mbsync, IMAP -> IMAP on loopback,
-# with and without added latency, plus a memory check. See docs/performance.md.
+# with and without added latency, plus a memory check, plus backups to archives and a restore
+# (BENCH_TOOLS entry "backup"). See docs/performance.md.
 #
 #   scripts/bench.sh
 #
@@ -9,7 +10,10 @@
 #   BENCH_SEED=20240601    corpus seed
 #   BENCH_DELAY=10         ms added each way by the proxy for the second round; 0 skips it
 #   BENCH_WORKERS=4        mailferry workers
-#   BENCH_TOOLS="mailferry dsync mbsync"
+#   BENCH_TOOLS="mailferry dsync mbsync backup"
+#                          backup: mailferry backs the source up (mbox, tar; full, then again
+#                          with nothing new), against tar | zstd -3 of the Maildir, then
+#                          restores the mbox archive into a new user
 #   BENCH_REPEAT=1         runs per tool and latency, interleaved; the table shows the fastest
 #   BENCH_BIG_MB=50        size of the single message of the memory check; 0 skips it
 #   BENCH_CACHE=~/.cache/mailferry-bench   generated corpora, reused between runs
@@ -29,7 +33,10 @@ MESSAGES=${BENCH_MESSAGES:-10000}
 SEED=${BENCH_SEED:-20240601}
 DELAY=${BENCH_DELAY:-10}
 WORKERS=${BENCH_WORKERS:-4}
-TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync}
+TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync backup}
+# The IMAP -> IMAP tools; "backup" is its own section.
+MIGRATE=$(printf '%s\n' $TOOLS | grep -vx backup | tr '\n' ' ' || true)
+has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 BIG_MB=${BENCH_BIG_MB:-50}
 REPEAT=${BENCH_REPEAT:-1}
 CACHE=${BENCH_CACHE:-$HOME/.cache/mailferry-bench}
@@ -49,6 +56,7 @@ install_missing() {
     command -v mbsync >/dev/null || pkgs+=(isync)
     [ -x /usr/bin/time ] || pkgs+=(time)
     command -v python3 >/dev/null || pkgs+=(python3)
+    command -v zstd >/dev/null || pkgs+=(zstd)
     if [ ${#pkgs[@]} -gt 0 ]; then
         log "installing ${pkgs[*]}"
         as_root apt-get update -qq
@@ -115,8 +123,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-USERS=(src big dst-big)
-for tool in $TOOLS; do
+USERS=(src big dst-big dst-restore)
+for tool in $MIGRATE; do
     USERS+=("dst-$tool-0")
     [ "$DELAY" = 0 ] || USERS+=("dst-$tool-$((DELAY * 2))")
 done
@@ -359,16 +367,16 @@ start_proxy() { # LISTEN_PORT DELAY_MS
 }
 
 for _ in $(seq "$REPEAT"); do
-    for tool in $TOOLS; do
+    for tool in $MIGRATE; do
         install_user src "$CORPUS"
         measure "$tool" 0 "$IMAP_PORT" "$IMAP_PORT"
     done
 done
-if [ "$DELAY" != 0 ]; then
+if [ "$DELAY" != 0 ] && [ -n "$MIGRATE" ]; then
     start_proxy "$PX_SRC" "$DELAY"
     start_proxy "$PX_DST" "$DELAY"
     for _ in $(seq "$REPEAT"); do
-        for tool in $TOOLS; do
+        for tool in $MIGRATE; do
             install_user src "$CORPUS"
             measure "$tool" $((DELAY * 2)) "$PX_SRC" "$PX_DST"
         done
@@ -380,37 +388,135 @@ fi
 # --- 6. memory: one big message ----------------------------------------------------------
 BIGRES=$RUN/results-big.tsv
 : >"$BIGRES"
-if [ "$BIG_MB" != 0 ] && [[ " $TOOLS " == *" mailferry "* ]]; then
+if [ "$BIG_MB" != 0 ] && has_tool mailferry; then
     BIG=$(corpus "big-${BIG_MB}mb-s$SEED-$GEN_HASH" --big "$BIG_MB" --seed "$SEED")
     install_user big "$BIG"
     dump big "$RUN/work/big.dump"
     measure mailferry 0 "$IMAP_PORT" "$IMAP_PORT" big dst-big "$BIGRES"
 fi
 
-# --- 7. the table ------------------------------------------------------------------------
+# --- 7. backups and a restore -----------------------------------------------------------
+BKRES=$RUN/results-backup.tsv
+: >"$BKRES"
+
+# timed NAME DIR CMD...: runs CMD under /usr/bin/time -v (output in DIR), records wall seconds,
+# peak RSS, CPU time and the size of DIR/archive (or DIR/out.tar.zst) as a row of $BKRES.
+timed() {
+    local name=$1 d=$2; shift 2
+    local t0 t1 rc=0 secs rss u s cpu size check=""
+    sync
+    log "$name: running"
+    t0=$(date +%s.%N)
+    /usr/bin/time -v -o "$d/time-$name.txt" "$@" >"$d/stdout-$name" 2>"$d/stderr-$name" || rc=$?
+    t1=$(date +%s.%N)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    read -r rss u s < <($LIB timev "$d/time-$name.txt")
+    cpu=$(awk -v a="$u" -v b="$s" 'BEGIN { printf "%.2f", a + b }')
+    size=$({ du -sb --apparent-size "$d/archive" "$d/out.tar.zst" 2>/dev/null || true; } |
+        awk '{ s += $1 } END { print s + 0 }')
+    if [ $rc != 0 ]; then
+        FAILED_RUN=1
+        log "$name failed (exit $rc); last lines of $d/stderr-$name:"
+        tail -n 5 "$d/stderr-$name" >&2 || true
+    fi
+    if [[ $name == backup-* || $name == restore-* ]]; then
+        read -r copied _ _ failed < <($LIB mf-json "$d/stdout-$name")
+        check="mailferry: copied $copied, failed $failed"
+    fi
+    log "$name: ${secs}s, peak RSS $((rss / 1024)) MB, ${size} bytes on disk; $check"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$secs" "$rss" "$size" "$check" "$cpu" \
+        >>"$BKRES"
+}
+
+backup_profile() { # DIR FORMAT
+    cat >"$1/profile.yaml" <<EOF
+source:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: src@$DOMAIN, password: { env: SRC_PW } }
+target:
+  archive: { path: $1/archive, format: $2, compression_level: 3 }
+workers: $WORKERS
+state_dir: $1/state
+EOF
+}
+
+if has_tool backup; then
+    install_user src "$CORPUS"
+    for fmt in mbox tar; do
+        d=$RUN/work/backup-$fmt
+        rm -rf "$d"
+        mkdir -p "$d"
+        backup_profile "$d" $fmt
+        timed "backup-$fmt" "$d" env SRC_PW=$PW "$MF" run "$d/profile.yaml" --json
+        # The same again: nothing is new, so this is the cost of finding that out.
+        timed "backup-$fmt-again" "$d" env SRC_PW=$PW "$MF" run "$d/profile.yaml" --json
+    done
+    # The practical limit: read every file of the Maildir once and compress it the same way.
+    d=$RUN/work/tar-zstd
+    rm -rf "$d"
+    mkdir -p "$d"
+    timed tar-zstd "$d" bash -c 'tar -cf - -C "$1" Maildir | zstd -3 -q -o "$2"' _ \
+        "$RUN/mail/src" "$d/out.tar.zst"
+    # Restore the mbox backup into a new, empty user, then compare it with the source.
+    d=$RUN/work/restore-mbox
+    rm -rf "$d" "$RUN/mail/dst-restore"
+    mkdir -p "$d"
+    cat >"$d/profile.yaml" <<EOF
+source:
+  archive: { path: $RUN/work/backup-mbox/archive }
+target:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: dst-restore@$DOMAIN, password: { env: DST_PW } }
+workers: $WORKERS
+state_dir: $d/state
+EOF
+    timed restore-mbox "$d" env DST_PW=$PW "$MF" run "$d/profile.yaml" --json
+    if [ -d "$RUN/mail/dst-restore" ]; then
+        dump dst-restore "$d/dst.dump"
+        rcheck=$($LIB verify "$RUN/work/src.dump" "$d/dst.dump") || MISMATCH=1
+    else
+        rcheck="MISMATCH: nothing on the target"
+        MISMATCH=1
+    fi
+    log "restore-mbox: $rcheck"
+    echo "$rcheck" >"$d/check.txt"
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then
+        da kick "dst-restore@$DOMAIN" >/dev/null 2>&1 || true
+        rm -rf "$RUN/mail/dst-restore"
+    fi
+fi
+
+# --- 8. the tables -----------------------------------------------------------------------
 echo
 echo "== mailferry benchmark: $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2}') MB RAM," \
     "kernel $(uname -r), dovecot $(dovecot --version | cut -d' ' -f1), $(mbsync --version)"
-$LIB table "$RESULTS" "$CORPUS/manifest.json" "$WORKERS"
+if [ -n "$MIGRATE" ]; then
+    $LIB table "$RESULTS" "$CORPUS/manifest.json" "$WORKERS"
+fi
+if has_tool mailferry; then
+    echo
+    echo "== memory (mailferry, workers=$WORKERS, highest of the runs; target: peak RSS < 64 MiB, bound 64 MiB + one largest message per worker)"
+    mem_line() { # RESULTS_FILE MANIFEST LABEL
+        [ -s "$1" ] || return 0
+        local rss max bound
+        rss=$(awk -F'\t' '$1 == "mailferry" && $2 == 0 && $5 > m { m = $5 } END { if (m) print int(m / 1024) }' "$1")
+        [ -n "$rss" ] || return 0
+        max=$(python3 -c 'import json,sys; print(-(-json.load(open(sys.argv[1]))["max_message"] // 1048576))' "$2")
+        bound=$((64 + WORKERS * max))
+        printf '%-34s peak RSS %4d MiB   bound %4d MiB (64 + %d x %d): %s;  < 64 MiB: %s\n' \
+            "$3" "$rss" "$bound" "$WORKERS" "$max" \
+            "$([ "$rss" -lt "$bound" ] && echo within || echo EXCEEDED)" \
+            "$([ "$rss" -lt 64 ] && echo yes || echo no)"
+    }
+    mem_line "$RESULTS" "$CORPUS/manifest.json" "$MESSAGES messages, RTT +0 ms"
+    [ -s "$BIGRES" ] && mem_line "$BIGRES" "$BIG/manifest.json" "one ${BIG_MB} MB message"
+    [ -s "$BIGRES" ] && awk -F'\t' '{ print "  check: " $8 }' "$BIGRES"
+fi
+if [ -s "$BKRES" ]; then
+    echo
+    echo "== backups (mailferry workers=$WORKERS, zstd level 3; $(zstd --version | head -1))"
+    $LIB backup-table "$BKRES" "$CORPUS/manifest.json" "$RUN/work/restore-mbox/check.txt"
+fi
 echo
-echo "== memory (mailferry, workers=$WORKERS, highest of the runs; target: peak RSS < 64 MiB, bound 64 MiB + one largest message per worker)"
-mem_line() { # RESULTS_FILE MANIFEST LABEL
-    [ -s "$1" ] || return 0
-    local rss max bound
-    rss=$(awk -F'\t' '$1 == "mailferry" && $2 == 0 && $5 > m { m = $5 } END { if (m) print int(m / 1024) }' "$1")
-    [ -n "$rss" ] || return 0
-    max=$(python3 -c 'import json,sys; print(-(-json.load(open(sys.argv[1]))["max_message"] // 1048576))' "$2")
-    bound=$((64 + WORKERS * max))
-    printf '%-34s peak RSS %4d MiB   bound %4d MiB (64 + %d x %d): %s;  < 64 MiB: %s\n' \
-        "$3" "$rss" "$bound" "$WORKERS" "$max" \
-        "$([ "$rss" -lt "$bound" ] && echo within || echo EXCEEDED)" \
-        "$([ "$rss" -lt 64 ] && echo yes || echo no)"
-}
-mem_line "$RESULTS" "$CORPUS/manifest.json" "$MESSAGES messages, RTT +0 ms"
-[ -s "$BIGRES" ] && mem_line "$BIGRES" "$BIG/manifest.json" "one ${BIG_MB} MB message"
-[ -s "$BIGRES" ] && awk -F'\t' '{ print "  check: " $8 }' "$BIGRES"
-echo
-echo "results: $RESULTS; logs: $RUN/work/*/stderr, $RUN/log/"
+echo "results: $RESULTS $BKRES; logs: $RUN/work/*/stderr*, $RUN/log/"
 
 [ $FAILED_RUN = 0 ] || exit 1
 [ $MISMATCH = 0 ] || exit 2

@@ -7,6 +7,7 @@
     benchlib.py timev TIME_V_FILE                "rss_kb user_s sys_s"
     benchlib.py mf-json STDOUT_FILE              "copied bytes seconds failed" of the last line
     benchlib.py table RESULTS_TSV MANIFEST WORKERS
+    benchlib.py backup-table BACKUP_TSV MANIFEST RESTORE_CHECK_FILE
 """
 
 import collections
@@ -145,10 +146,64 @@ def table(results, manifest, workers):
                       % (delay, other))
 
 
+def backup_table(results, manifest, restore_check):
+    """Backups against tar | zstd over the same corpus bytes, the rerun, and the restore."""
+    with open(manifest) as f:
+        m = json.load(f)
+    n, total = m["messages"], m["bytes"]
+    rows = collections.OrderedDict()
+    with open(results) as f:
+        for line in f:
+            c = line.rstrip("\n").split("\t")
+            rows[c[0]] = dict(rc=int(c[1]), secs=float(c[2]), rss=int(c[3]) / 1024,
+                              size=int(c[4]), note=c[5] if len(c) > 5 else "",
+                              cpu=float(c[6]) if len(c) > 6 else 0.0)
+    print("corpus: %d messages, %.1f MB (IMAP sizes, MB = 10^6 bytes); MB/s and ratio are "
+          "over these bytes" % (n, total / 1e6))
+    print()
+    hdr = "%-18s %8s %8s %8s %10s %7s %11s %6s  %s" % (
+        "run", "seconds", "MB/s", "msgs/s", "peak RSS", "CPU s", "on disk MB", "ratio", "notes")
+    print(hdr)
+    print("-" * len(hdr))
+    for name, r in rows.items():
+        s = r["secs"] or 1e-9
+        again = name.endswith("-again")
+        size = "%11.1f" % (r["size"] / 1e6) if r["size"] and not name.startswith("restore") \
+            else "%11s" % "-"
+        ratio = "%6.2f" % (total / r["size"]) if r["size"] and not name.startswith("restore") \
+            else "%6s" % "-"
+        note = ("exit %d; " % r["rc"] if r["rc"] else "") + r["note"]
+        print("%-18s %8.2f %8s %8s %6.1f MiB %7.1f %s %s  %s" % (
+            name, r["secs"], "-" if again else "%.1f" % (total / 1e6 / s),
+            "-" if again else "%.0f" % (n / s), r["rss"], r["cpu"], size, ratio, note))
+    try:
+        with open(restore_check) as f:
+            print("%-18s %s" % ("restore check", f.read().strip()))
+    except OSError:
+        pass
+    print()
+    limit = rows.get("tar-zstd")
+    for fmt in ("mbox", "tar"):
+        b, again = rows.get("backup-" + fmt), rows.get("backup-%s-again" % fmt)
+        if b and limit and b["rc"] == 0 and limit["rc"] == 0:
+            ratio = limit["secs"] / b["secs"]
+            print("backup %-4s MB/s / tar|zstd MB/s  = %3.0f%%  (target >= 70%%: %s)" % (
+                fmt, 100 * ratio, "met" if ratio >= 0.7 else "MISSED"))
+        if again:
+            print("backup %-4s again, nothing new   = %5.2f s  (target < 3 s: %s)" % (
+                fmt, again["secs"], "met" if again["rc"] == 0 and again["secs"] < 3 else "MISSED"))
+    for what in ("backup", "restore"):
+        rss = [r["rss"] for k, r in rows.items() if k.startswith(what + "-")]
+        if rss:
+            print("mailferry %-7s peak RSS        = %5.1f MiB  (target < 150 MiB: %s)" % (
+                what, max(rss), "met" if max(rss) < 150 else "MISSED"))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"freeports": freeports, "mailbox-dump": mailbox_dump, "verify": verify,
-          "timev": timev, "mf-json": mf_json, "table": table}[cmd]
+          "timev": timev, "mf-json": mf_json, "table": table,
+          "backup-table": backup_table}[cmd]
     sys.exit(fn(*args) or 0)
 
 

@@ -298,7 +298,7 @@ pub(crate) fn read_plain(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, 
     let mut f = File::open(path).map_err(|e| io_error(path, e))?;
     f.seek(SeekFrom::Start(offset))
         .map_err(|e| io_error(path, e))?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(len as usize);
     f.take(len)
         .read_to_end(&mut out)
         .map_err(|e| io_error(path, e))?;
@@ -392,7 +392,8 @@ impl CursorPool {
                 "data ends early",
             )));
         }
-        let mut out = Vec::new();
+        // Sized up front: growing by doubling would briefly hold twice the message.
+        let mut out = Vec::with_capacity(len as usize);
         (&mut cur.dec)
             .take(len)
             .read_to_end(&mut out)

@@ -60,6 +60,18 @@ pub(crate) fn write_quoted<W: Write>(w: &mut W, raw: &[u8]) -> io::Result<u64> {
 
 /// Undoes [`write_quoted`].
 pub(crate) fn unquote(stored: &[u8]) -> Vec<u8> {
+    unquote_owned(stored.to_vec())
+}
+
+/// [`unquote`] that keeps the buffer when nothing is quoted (the usual case), so a large
+/// message is not held twice.
+pub(crate) fn unquote_owned(stored: Vec<u8>) -> Vec<u8> {
+    let quoted = stored
+        .split_inclusive(|&b| b == b'\n')
+        .any(|line| line.first() == Some(&b'>') && is_quoted_from(line));
+    if !quoted {
+        return stored;
+    }
     let mut out = Vec::with_capacity(stored.len());
     for line in stored.split_inclusive(|&b| b == b'\n') {
         if line.first() == Some(&b'>') && is_quoted_from(line) {
@@ -758,7 +770,11 @@ impl MessageStore for MboxStore {
         } else {
             read_plain(&file.path, loc.start, loc.stored_len)?
         };
-        let raw = if file.rd { unquote(&stored) } else { stored };
+        let raw = if file.rd {
+            unquote_owned(stored)
+        } else {
+            stored
+        };
         if raw.len() as u64 != meta.size || super::common::sha256_hex(&raw) != meta.sha256 {
             return Err(corrupt(
                 &file.path,

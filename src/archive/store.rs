@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::common::{CursorPool, corrupt, invalid, io_error, sha256_hex};
 use super::manifest::{Entry, FolderState, Replay};
-use super::mbox::unquote;
+use super::mbox::unquote_owned;
 use super::{ArchiveError, MessageStore, StoredFolder, StoredMessage};
 use crate::profile::ArchiveFormat;
 
@@ -97,7 +97,7 @@ impl ArchiveStore {
                 let stored = self
                     .pool
                     .read(&path, loc.frame, limit, true, rel, loc.length)?;
-                unquote(&stored)
+                unquote_owned(stored)
             }
             ArchiveFormat::Tar => {
                 if rel < 512 {
