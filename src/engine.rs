@@ -1400,12 +1400,19 @@ async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec
                         append_one(shared, session, m, false).await;
                     }
                 }
-                // The answer was lost: none or all were stored; look before each retry.
-                Err(_) => {
-                    for m in msgs {
-                        append_one(shared, session, m, true).await;
+                // The answer was lost: none or all were stored; look once, then send the rest.
+                Err(_) => match settle_lost_batch(shared, session, &tf, msgs).await {
+                    Ok(left) => {
+                        for m in left {
+                            append_one(shared, session, m, false).await;
+                        }
                     }
-                }
+                    Err(in_doubt) => {
+                        for m in in_doubt {
+                            append_one(shared, session, m, true).await;
+                        }
+                    }
+                },
             }
         } else {
             for m in msgs {
@@ -1498,12 +1505,19 @@ async fn append_one(
 /// Whether a message with this fingerprint arrived above the pre-run UIDs more often than
 /// this run has recorded appending it.
 async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<bool> {
+    let seen = arrived(s, tf).await?;
+    Ok(seen.get(&base_fingerprint(fp)).copied().unwrap_or(0) > recorded(tf, fp))
+}
+
+/// How many messages of each (header) fingerprint sit above the UIDs present when the run
+/// began: what this run has put there, whether or not it heard the server's answer.
+async fn arrived(s: &mut Session, tf: &TargetFolder) -> Result<HashMap<Fingerprint, u32>> {
+    let mut seen = HashMap::new();
     let state = s.examine(&tf.wire).await?.clone();
     if state.exists == 0 {
-        return Ok(false);
+        return Ok(seen);
     }
     let items = format!("(UID RFC822.SIZE {})", fingerprint::fetch_item());
-    let mut seen = 0u32;
     let from = tf.max_uid_before.saturating_add(1);
     s.uid_fetch(&format!("{from}:*"), &items, &mut |r| {
         if r.uid.is_some_and(|u| u >= from) {
@@ -1512,19 +1526,61 @@ async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<
                 r.text.as_deref().unwrap_or_default(),
                 r.size.unwrap_or(0) as u64,
             );
-            if f == base_fingerprint(fp) {
-                seen += 1;
-            }
+            *seen.entry(f).or_insert(0) += 1;
         }
         Ok(())
     })
     .await?;
-    let recorded = tf
-        .appended
+    Ok(seen)
+}
+
+/// Copies of this fingerprint the run has recorded as appended to the folder.
+fn recorded(tf: &TargetFolder, fp: &Fingerprint) -> u32 {
+    tf.appended
         .lock()
         .map(|m| m.get(&base_fingerprint(fp)).copied().unwrap_or(0))
-        .unwrap_or(0);
-    Ok(seen > recorded)
+        .unwrap_or(0)
+}
+
+/// After a MULTIAPPEND whose answer was lost: one look at the target settles every message of
+/// it (all or none were stored), instead of one look per message. `Ok`: those still to send;
+/// `Err`: the look failed and every message is still in doubt.
+async fn settle_lost_batch(
+    shared: &Shared,
+    session: &mut Option<Session>,
+    tf: &TargetFolder,
+    msgs: Vec<Fetched>,
+) -> std::result::Result<Vec<Fetched>, Vec<Fetched>> {
+    let Some(endpoint) = shared.target.as_ref() else {
+        return Err(msgs);
+    };
+    let mut s = match reconnect(
+        endpoint,
+        1,
+        "the answer to an APPEND was lost",
+        shared.progress.as_ref(),
+    )
+    .await
+    {
+        Ok(s) => s,
+        // Each message will reconnect and look for itself.
+        Err(_) => return Err(msgs),
+    };
+    let seen = match arrived(&mut s, tf).await {
+        Ok(seen) => seen,
+        Err(_) => return Err(msgs),
+    };
+    *session = Some(s);
+    let mut left = Vec::new();
+    for m in msgs {
+        let base = base_fingerprint(&m.meta.fingerprint);
+        if seen.get(&base).copied().unwrap_or(0) > recorded(tf, &m.meta.fingerprint) {
+            record_copied(shared, &m, None);
+        } else {
+            left.push(m);
+        }
+    }
+    Ok(left)
 }
 
 fn record_copied(shared: &Shared, msg: &Fetched, target_uid: Option<(u32, u32)>) {

@@ -65,6 +65,25 @@ fn poll_timer(
 
 use std::future::Future;
 
+/// A finished I/O step resets its timer; a pending one fails once the timer runs out.
+fn timed<T>(
+    res: Poll<io::Result<T>>,
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    idle: Duration,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<T>> {
+    match res {
+        Poll::Ready(r) => {
+            *timer = None;
+            Poll::Ready(r)
+        }
+        Poll::Pending => match poll_timer(timer, idle, cx) {
+            Poll::Ready(e) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        },
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -76,16 +95,7 @@ impl AsyncRead for Stream {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         };
-        match res {
-            Poll::Ready(r) => {
-                this.read_timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => match poll_timer(&mut this.read_timer, this.idle, cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
-        }
+        timed(res, &mut this.read_timer, this.idle, cx)
     }
 }
 
@@ -100,16 +110,7 @@ impl AsyncWrite for Stream {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         };
-        match res {
-            Poll::Ready(r) => {
-                this.write_timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => match poll_timer(&mut this.write_timer, this.idle, cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
-        }
+        timed(res, &mut this.write_timer, this.idle, cx)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -118,16 +119,7 @@ impl AsyncWrite for Stream {
             Transport::Plain(s) => Pin::new(s).poll_flush(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         };
-        match res {
-            Poll::Ready(r) => {
-                this.write_timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => match poll_timer(&mut this.write_timer, this.idle, cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
-        }
+        timed(res, &mut this.write_timer, this.idle, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
