@@ -1,11 +1,17 @@
-//! Resumable state: which source messages are done, and which failed, per job, folder and
-//! UIDVALIDITY. SQLite (WAL) under `state_dir`; the format is in docs/checkpoints.md.
+//! Job state: the folder plan, which source messages were copied where (with the flags each
+//! copy was given), and which failed. SQLite (WAL) under `state_dir`; the format is in
+//! docs/checkpoints.md.
+//!
+//! A row is a hint, never proof: presence is decided by what the target holds (see
+//! `reconcile`). Rows are keyed on the target folder and its UIDVALIDITY, so a target folder
+//! deleted or recreated, a changed `folders.map` or another profile sharing the state dir
+//! finds no row that would hide missing mail.
 //!
 //! Writes go through one writer thread that commits in small batches, so the hot path never
 //! waits for a disk sync. A `kill -9` can lose the last batch; those messages are found on the
 //! target by content at the next run, so they are neither lost nor copied twice.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -15,11 +21,11 @@ use rusqlite::{Connection, params};
 
 use crate::error::{Error, Result};
 
-pub const FORMAT_VERSION: i64 = 1;
+pub const FORMAT_VERSION: i64 = 2;
 const BATCH: usize = 200;
 const BATCH_AGE: Duration = Duration::from_millis(250);
 
-/// One message copied.
+/// One message copied (or found already on the target).
 #[derive(Debug, Clone)]
 pub struct Done {
     pub folder: String,
@@ -27,7 +33,18 @@ pub struct Done {
     pub uid: u32,
     pub fingerprint: String,
     pub target_folder: String,
-    pub target_uid: Option<(u32, u32)>,
+    pub target_uidvalidity: u32,
+    pub target_uid: Option<u32>,
+    /// The flags the copy was given (or had when found): what later runs compare the source
+    /// with, to add only what the source gained since.
+    pub flags: Vec<String>,
+}
+
+/// A job's stored folder plan: source folder -> target folder, and the rules it was made under.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredPlan {
+    pub rules_key: String,
+    pub targets: BTreeMap<String, String>,
 }
 
 /// One message that could not be copied, with the server's words.
@@ -69,11 +86,15 @@ fn open(path: &Path) -> Result<Connection> {
         "PRAGMA journal_mode=WAL;
          PRAGMA synchronous=NORMAL;
          CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS done (
-             job TEXT NOT NULL, folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL,
-             uid INTEGER NOT NULL, fingerprint TEXT NOT NULL, target_folder TEXT NOT NULL,
-             target_uidvalidity INTEGER, target_uid INTEGER, at INTEGER NOT NULL,
-             PRIMARY KEY (job, folder, uidvalidity, uid));
+         CREATE TABLE IF NOT EXISTS copies (
+             job TEXT NOT NULL, target_folder TEXT NOT NULL, target_uidvalidity INTEGER NOT NULL,
+             folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,
+             fingerprint TEXT NOT NULL, target_uid INTEGER, flags TEXT NOT NULL,
+             at INTEGER NOT NULL,
+             PRIMARY KEY (job, target_folder, target_uidvalidity, folder, uidvalidity, uid));
+         CREATE TABLE IF NOT EXISTS folder_plan (
+             job TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
+             rules_key TEXT NOT NULL, PRIMARY KEY (job, source));
          CREATE TABLE IF NOT EXISTS failed (
              job TEXT NOT NULL, folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL,
              uid INTEGER NOT NULL, message_id TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL,
@@ -94,6 +115,15 @@ fn open(path: &Path) -> Result<Connection> {
             .map_err(|e| db_err(path, e))?;
         }
         Some(v) if v == FORMAT_VERSION.to_string() => {}
+        // Format 1 kept rows by source folder only; they are hints, so a format 2 store
+        // simply starts without them (content on the target still decides presence).
+        Some(v) if v == "1" => {
+            conn.execute(
+                "UPDATE meta SET value=?1 WHERE key='format'",
+                params![FORMAT_VERSION.to_string()],
+            )
+            .map_err(|e| db_err(path, e))?;
+        }
         Some(v) => {
             return Err(db_err(
                 path,
@@ -126,16 +156,17 @@ fn writer_loop(
             match op {
                 Op::Done(d) => {
                     tx.execute(
-                        "INSERT OR REPLACE INTO done VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "INSERT OR REPLACE INTO copies VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                         params![
                             job,
+                            d.target_folder,
+                            d.target_uidvalidity,
                             d.folder,
                             d.uidvalidity,
                             d.uid,
                             d.fingerprint,
-                            d.target_folder,
-                            d.target_uid.map(|t| t.0),
-                            d.target_uid.map(|t| t.1),
+                            d.target_uid,
+                            d.flags.join(" "),
                             now()
                         ],
                     )
@@ -195,6 +226,51 @@ fn writer_loop(
     }
 }
 
+fn read_plan(conn: &Connection, path: &Path, job: &str) -> Result<Option<StoredPlan>> {
+    let mut stmt = conn
+        .prepare("SELECT source, target, rules_key FROM folder_plan WHERE job=?1")
+        .map_err(|e| db_err(path, e))?;
+    let rows = stmt
+        .query_map(params![job], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(|e| db_err(path, e))?;
+    let mut plan = StoredPlan::default();
+    for row in rows {
+        let (source, target, key) = row.map_err(|e| db_err(path, e))?;
+        plan.rules_key = key;
+        plan.targets.insert(source, target);
+    }
+    Ok((!plan.targets.is_empty()).then_some(plan))
+}
+
+/// A job's stored folder plan, read without creating any state (for `plan` and `verify`).
+pub fn read_stored_plan(state_dir: &Path, job: &str) -> Result<Option<StoredPlan>> {
+    let path = state_dir.join("checkpoint.sqlite");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| db_err(&path, e))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| db_err(&path, e))?;
+    let has_table: bool = conn
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name='folder_plan')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| db_err(&path, e))?;
+    if !has_table {
+        return Ok(None);
+    }
+    read_plan(&conn, &path, job)
+}
+
 impl Checkpoint {
     /// Opens (creating) the store `state_dir/checkpoint.sqlite` for one job.
     pub fn open(state_dir: &Path, job: &str) -> Result<Checkpoint> {
@@ -222,33 +298,67 @@ impl Checkpoint {
         &self.path
     }
 
-    /// Messages already copied from this folder at this UIDVALIDITY: UID -> fingerprint.
-    /// The fingerprint lets the caller notice a UID that now names another message.
-    pub fn done(&self, folder: &str, uidvalidity: u32) -> Result<HashMap<u32, String>> {
+    /// What this job recorded about one target folder at one UIDVALIDITY.
+    pub fn copies(&self, target_folder: &str, target_uidvalidity: u32) -> Result<Vec<Done>> {
         let conn = open(&self.path)?;
         let mut stmt = conn
             .prepare(
-                "SELECT uid, fingerprint FROM done WHERE job=?1 AND folder=?2 AND uidvalidity=?3",
+                "SELECT folder, uidvalidity, uid, fingerprint, target_uid, flags FROM copies
+                 WHERE job=?1 AND target_folder=?2 AND target_uidvalidity=?3",
             )
             .map_err(|e| db_err(&self.path, e))?;
         let rows = stmt
-            .query_map(params![self.job, folder, uidvalidity], |r| {
-                Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+            .query_map(params![self.job, target_folder, target_uidvalidity], |r| {
+                let flags: String = r.get(5)?;
+                Ok(Done {
+                    folder: r.get(0)?,
+                    uidvalidity: r.get(1)?,
+                    uid: r.get(2)?,
+                    fingerprint: r.get(3)?,
+                    target_folder: target_folder.to_string(),
+                    target_uidvalidity,
+                    target_uid: r.get(4)?,
+                    flags: flags.split_whitespace().map(str::to_string).collect(),
+                })
             })
             .map_err(|e| db_err(&self.path, e))?;
-        rows.collect::<std::result::Result<HashMap<u32, String>, _>>()
+        rows.collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| db_err(&self.path, e))
     }
 
-    /// Whether this folder has records under another UIDVALIDITY (the server renumbered it).
-    pub fn other_uidvalidity(&self, folder: &str, uidvalidity: u32) -> Result<bool> {
+    /// Whether this source folder has records under another UIDVALIDITY (the server
+    /// renumbered it) and none under this one.
+    pub fn renumbered(&self, folder: &str, uidvalidity: u32) -> Result<bool> {
         let conn = open(&self.path)?;
         conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM done WHERE job=?1 AND folder=?2 AND uidvalidity<>?3)",
+            "SELECT EXISTS(SELECT 1 FROM copies WHERE job=?1 AND folder=?2 AND uidvalidity<>?3)
+                AND NOT EXISTS(SELECT 1 FROM copies WHERE job=?1 AND folder=?2 AND uidvalidity=?3)",
             params![self.job, folder, uidvalidity],
             |r| r.get::<_, bool>(0),
         )
         .map_err(|e| db_err(&self.path, e))
+    }
+
+    /// The folder plan stored by an earlier run of this job.
+    pub fn stored_plan(&self) -> Result<Option<StoredPlan>> {
+        let conn = open(&self.path)?;
+        read_plan(&conn, &self.path, &self.job)
+    }
+
+    /// Stores the job's folder plan (replacing the one stored).
+    pub fn save_plan(&self, plan: &StoredPlan) -> Result<()> {
+        let mut conn = open(&self.path)?;
+        let tx = conn.transaction().map_err(|e| db_err(&self.path, e))?;
+        tx.execute("DELETE FROM folder_plan WHERE job=?1", params![self.job])
+            .map_err(|e| db_err(&self.path, e))?;
+        for (source, target) in &plan.targets {
+            tx.execute(
+                "INSERT INTO folder_plan VALUES (?1, ?2, ?3, ?4)",
+                params![self.job, source, target, plan.rules_key],
+            )
+            .map_err(|e| db_err(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| db_err(&self.path, e))
     }
 
     /// Messages recorded as failed by earlier runs (a rerun retries exactly these and the new).
@@ -328,12 +438,14 @@ mod tests {
             uid,
             fingerprint: format!("fp{uid}"),
             target_folder: "INBOX".into(),
-            target_uid: Some((9, uid + 100)),
+            target_uidvalidity: 9,
+            target_uid: Some(uid + 100),
+            flags: vec!["\\Seen".into(), "$Work".into()],
         }
     }
 
     #[test]
-    fn records_survive_reopen_and_are_keyed_on_uidvalidity() {
+    fn records_survive_reopen_and_are_keyed_on_the_target_folder() {
         let dir = tempfile::tempdir().unwrap();
         let cp = Checkpoint::open(dir.path(), "job").unwrap();
         cp.record_done(done(1));
@@ -347,18 +459,37 @@ mod tests {
         });
         cp.close().unwrap();
         let cp = Checkpoint::open(dir.path(), "job").unwrap();
-        let recorded = cp.done("INBOX", 7).unwrap();
+        let recorded = cp.copies("INBOX", 9).unwrap();
         assert_eq!(recorded.len(), 2);
-        assert_eq!(recorded.get(&1).map(String::as_str), Some("fp1"));
-        assert!(cp.done("INBOX", 8).unwrap().is_empty());
-        assert!(cp.other_uidvalidity("INBOX", 8).unwrap());
+        assert_eq!(recorded[0].flags, vec!["\\Seen", "$Work"]);
+        assert_eq!(recorded[0].target_uid, Some(101));
+        // The target folder recreated (new UIDVALIDITY) or another one: no rows.
+        assert!(cp.copies("INBOX", 10).unwrap().is_empty());
+        assert!(cp.copies("Archive", 9).unwrap().is_empty());
+        assert!(cp.renumbered("INBOX", 8).unwrap());
+        assert!(!cp.renumbered("INBOX", 7).unwrap());
         assert_eq!(cp.failed().unwrap().len(), 1);
         // Another job in the same state_dir sees nothing of this one.
         let other = Checkpoint::open(dir.path(), "other").unwrap();
-        assert!(other.done("INBOX", 7).unwrap().is_empty());
+        assert!(other.copies("INBOX", 9).unwrap().is_empty());
         // A later success clears the failure.
         cp.record_done(done(3));
         cp.flush().unwrap();
         assert!(cp.failed().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_folder_plan_is_stored_per_job() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_stored_plan(dir.path(), "job").unwrap(), None);
+        let cp = Checkpoint::open(dir.path(), "job").unwrap();
+        let plan = StoredPlan {
+            rules_key: "k".into(),
+            targets: [("已发送".to_string(), "Sent".to_string())].into(),
+        };
+        cp.save_plan(&plan).unwrap();
+        assert_eq!(cp.stored_plan().unwrap(), Some(plan.clone()));
+        assert_eq!(read_stored_plan(dir.path(), "job").unwrap(), Some(plan));
+        assert_eq!(read_stored_plan(dir.path(), "other").unwrap(), None);
     }
 }

@@ -181,6 +181,22 @@ pub fn summary_fields(headers: &[u8]) -> (Option<String>, Option<String>, Option
     (subject, from, date)
 }
 
+/// SHA-256 of a whole message as IMAP would send it: a bare LF counts as CRLF, so an LF copy
+/// in an archive equals the CRLF copy a server returns.
+pub fn content_sha256(raw: &[u8]) -> String {
+    let mut h = Sha256::new();
+    let mut start = 0;
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+            h.update(&raw[start..i]);
+            h.update(b"\r\n");
+            start = i + 1;
+        }
+    }
+    h.update(&raw[start..]);
+    hex::encode(h.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,14 +15,18 @@ pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod fingerprint;
+pub mod flags;
+pub mod folders;
 pub mod imap;
 pub mod mapping;
 pub mod plan;
 pub mod profile;
 pub mod progress;
 pub mod providers;
+pub mod reconcile;
 pub mod report;
 pub mod secret;
+pub mod sides;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -97,6 +97,16 @@ pub enum MappingError {
     UnknownRole { key: String },
 }
 
+/// What the source listing tells about the target's role folders (see
+/// [`FolderMapper::with_hints`]).
+#[derive(Debug, Clone, Default)]
+pub struct RoleHints {
+    /// The source folder that holds each role.
+    pub winners: BTreeMap<Role, String>,
+    /// Source folders whose name suggests a role another folder holds.
+    pub demoted: std::collections::BTreeSet<String>,
+}
+
 /// Why a folder maps where it does, for plan output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapReason {
@@ -237,6 +247,26 @@ impl FolderMapper {
         target_folders: &[ListedFolder],
         source_provider: Option<&'static Provider>,
     ) -> Result<Self, MappingError> {
+        Self::with_hints(
+            rules,
+            target_provider,
+            target_folders,
+            source_provider,
+            &RoleHints::default(),
+        )
+    }
+
+    /// As [`FolderMapper::new`], with what the source's folders say about the target's: a
+    /// target folder named like a source folder that holds a role is that role's home, and one
+    /// named like a source folder that lost its role to another keeps that folder's mail,
+    /// never the role's (so a rerun maps as the first run did).
+    pub fn with_hints(
+        rules: &FolderRules,
+        target_provider: Option<&'static Provider>,
+        target_folders: &[ListedFolder],
+        source_provider: Option<&'static Provider>,
+        hints: &RoleHints,
+    ) -> Result<Self, MappingError> {
         let include = Patterns::new("include", &rules.include)?;
         let exclude = Patterns::new("exclude", &rules.exclude)?;
 
@@ -268,14 +298,19 @@ impl FolderMapper {
         let mut target_roles = BTreeMap::new();
         for role in Role::ALL {
             let preset = target_provider.and_then(|p| p.special_folder(role));
-            let candidates = target_folders
-                .iter()
-                .filter(|f| f.selectable && f.role == Some(role));
-            // An attribute beats a name; the preset's own name beats other names.
+            let winner = hints.winners.get(&role);
+            let candidates = target_folders.iter().filter(|f| {
+                f.selectable
+                    && f.role == Some(role)
+                    && (f.special_use || !hints.demoted.contains(&f.name))
+            });
+            // An attribute beats a name; the preset's own name beats other names; the source
+            // role folder's own name beats the rest; then the listing's order.
             let best = candidates.min_by_key(|f| {
                 (
                     !f.special_use,
                     preset.is_none_or(|p| !p.eq_ignore_ascii_case(&f.name)),
+                    winner.is_none_or(|w| *w != f.name),
                 )
             });
             if let Some(f) = best {

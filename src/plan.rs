@@ -7,13 +7,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 
+use crate::archive::StoredFolder;
+use crate::checkpoint::StoredPlan;
 use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint};
+use crate::folders::{self, FolderMap, PlannedFolder};
 use crate::imap::bodystructure::Summary;
 use crate::imap::{Session, uidset};
-use crate::mapping::{FolderMapper, ListedFolder};
+use crate::mapping::ListedFolder;
 use crate::profile::{AttachmentFilter, Filters};
 use crate::providers::{Provider, Role};
+use crate::sides::{SourceSide, TargetSide};
 
 /// UIDs per metadata FETCH.
 const META_CHUNK: usize = 500;
@@ -311,42 +315,46 @@ pub async fn scan_folder(
     Ok(plan)
 }
 
-/// Builds the plan for an IMAP source: lists, maps, and scans every selected folder.
-pub async fn build(
-    source: &mut Session,
-    mapper: &FolderMapper,
-    filters: &Filters,
-    source_provider: Option<&Provider>,
-) -> Result<(Plan, Vec<ListedFolder>)> {
-    let folders = list_folders(source, source_provider).await?;
-    let mut plan = Plan {
-        folders: Vec::new(),
-        totals: Totals::default(),
-        excluded: Vec::new(),
-        notes: Vec::new(),
-    };
-    let mut seen_targets: BTreeMap<String, String> = BTreeMap::new();
-    for f in &folders {
-        if !f.selectable {
-            continue;
-        }
-        if !mapper.is_selected(f) {
-            plan.excluded.push(f.name.clone());
-            continue;
-        }
-        let target = mapper.target_for(f);
-        if let Some(other) = seen_targets.insert(target.clone(), f.name.clone()) {
-            plan.notes
-                .push(format!("{} and {} both go to {target}", other, f.name));
-        }
-        let fp = scan_folder(source, f, target, filters).await?;
-        plan.folders.push(fp);
+/// A planned folder with nothing read yet.
+fn unscanned(pf: &PlannedFolder) -> FolderPlan {
+    FolderPlan {
+        source: pf.source.name.clone(),
+        target: pf.target.clone(),
+        role: pf.role(),
+        messages: 0,
+        bytes: 0,
+        selected: 0,
+        selected_bytes: 0,
+        warnings: Vec::new(),
+        source_wire: pf.source.wire.clone(),
+        uidvalidity: 0,
+        chosen: Vec::new(),
+        structure_fallbacks: 0,
     }
-    finish(&mut plan, mapper, &folders);
-    Ok((plan, folders))
 }
 
-/// A folder of a message store as the mapper sees it: the stored name is already decoded.
+fn empty_plan(map: &FolderMap) -> Plan {
+    Plan {
+        folders: Vec::new(),
+        totals: Totals::default(),
+        excluded: map.excluded.clone(),
+        notes: map.notes.clone(),
+    }
+}
+
+/// Scans an IMAP source's folders as the folder map plans them.
+pub async fn build(source: &mut Session, map: &FolderMap, filters: &Filters) -> Result<Plan> {
+    let mut plan = empty_plan(map);
+    for pf in &map.folders {
+        let mut fp = scan_folder(source, &pf.source, pf.target.clone(), filters).await?;
+        fp.role = pf.role();
+        plan.folders.push(fp);
+    }
+    plan.compute_totals();
+    Ok(plan)
+}
+
+/// A folder of a message store as the folder plan sees it: the stored name is already decoded.
 pub fn listed_from_store(name: &str, role: Option<Role>) -> ListedFolder {
     let name = if name.eq_ignore_ascii_case("INBOX") {
         "INBOX".to_string()
@@ -368,42 +376,21 @@ pub fn listed_from_store(name: &str, role: Option<Role>) -> ListedFolder {
     }
 }
 
-/// Builds the plan for a message store source (an archive or a foreign export). Message ids
-/// take the place of UIDs; UIDVALIDITY is 0.
-pub fn from_store(
-    store: &dyn crate::archive::MessageStore,
-    mapper: &FolderMapper,
-    filters: &Filters,
-) -> Result<(Plan, Vec<ListedFolder>)> {
-    let stored = store.folders()?;
-    let mut plan = Plan {
-        folders: Vec::new(),
-        totals: Totals::default(),
-        excluded: Vec::new(),
-        notes: Vec::new(),
-    };
-    let mut listed = Vec::new();
-    for f in stored {
-        let lf = listed_from_store(&f.name, f.role);
-        listed.push(lf.clone());
-        if !mapper.is_selected(&lf) {
-            plan.excluded.push(lf.name.clone());
+/// Reads a message store's folders as the folder map plans them. Message ids take the place
+/// of UIDs; UIDVALIDITY is 0.
+pub fn from_store(stored: Vec<StoredFolder>, map: &FolderMap, filters: &Filters) -> Result<Plan> {
+    let mut plan = empty_plan(map);
+    let mut by_name: BTreeMap<String, StoredFolder> = stored
+        .into_iter()
+        .map(|f| (listed_from_store(&f.name, f.role).name, f))
+        .collect();
+    for pf in &map.folders {
+        let mut fp = unscanned(pf);
+        let Some(f) = by_name.remove(&pf.source.name) else {
+            plan.folders.push(fp);
             continue;
-        }
-        let mut fp = FolderPlan {
-            source: lf.name.clone(),
-            target: mapper.target_for(&lf),
-            role: lf.role,
-            messages: 0,
-            bytes: 0,
-            selected: 0,
-            selected_bytes: 0,
-            warnings: Vec::new(),
-            source_wire: f.name.clone(),
-            uidvalidity: 0,
-            chosen: Vec::new(),
-            structure_fallbacks: 0,
         };
+        fp.source_wire = f.name.clone();
         for m in f.messages {
             let size = m.meta.size;
             fp.messages += 1;
@@ -433,23 +420,8 @@ pub fn from_store(
         }
         plan.folders.push(fp);
     }
-    finish(&mut plan, mapper, &listed);
-    Ok((plan, listed))
-}
-
-/// Orders the folders (INBOX, special folders, then by name), notes `folders.map` keys that
-/// matched nothing (likely typos), and adds up the totals.
-fn finish(plan: &mut Plan, mapper: &FolderMapper, sources: &[ListedFolder]) {
-    plan.folders.sort_by(|a, b| {
-        let rank = |r: Option<Role>| r.map(|r| r as u8).unwrap_or(u8::MAX);
-        (rank(a.role), &a.source).cmp(&(rank(b.role), &b.source))
-    });
-    for key in mapper.unused_map_keys(sources) {
-        plan.notes.push(format!(
-            "folders.map: no source folder is called {key:?}; check the spelling"
-        ));
-    }
     plan.compute_totals();
+    Ok(plan)
 }
 
 /// Refuses a plan whose folder rules leave nothing out of a source that has folders; a
@@ -469,8 +441,8 @@ pub fn check_not_empty(plan: &mut Plan) -> Result<()> {
     )))
 }
 
-/// The target's folders and hierarchy delimiter.
-pub async fn target_listing(
+/// The folders of an IMAP account, decoded, and its hierarchy delimiter.
+pub async fn listing(
     session: &mut Session,
     provider: Option<&Provider>,
 ) -> Result<(Vec<ListedFolder>, String)> {
@@ -494,77 +466,91 @@ pub async fn target_listing(
     Ok((folders, delimiter))
 }
 
+/// A job's plan: the folder map and every planned folder scanned.
+pub struct Planned {
+    pub plan: Plan,
+    pub map: FolderMap,
+    /// The source connection the scan used (IMAP sources), for reuse.
+    pub source: Option<Session>,
+}
+
+/// Lists the source, decides the folder map (through [`folders::plan`], the one place that
+/// decides it) and scans the planned folders. Reads only.
+pub async fn plan_job(
+    profile: &crate::profile::Profile,
+    source: &SourceSide,
+    target: &TargetSide,
+    target_listing: &[ListedFolder],
+    stored: Option<&StoredPlan>,
+) -> Result<Planned> {
+    let inputs = |source_listing| folders::Inputs {
+        source: source_listing,
+        target: target_listing,
+        rules: &profile.folders,
+        source_provider: source.provider(),
+        target_provider: target.provider(),
+        target_kind: target.kind(),
+        stored,
+    };
+    let mut planned = match source {
+        SourceSide::Imap(ep) => {
+            let mut s = Session::connect(ep).await?;
+            let (listed, _) = listing(&mut s, ep.provider).await?;
+            let map = folders::plan(&inputs(&listed))?;
+            let plan = build(&mut s, &map, &profile.filters).await?;
+            Planned {
+                plan,
+                map,
+                source: Some(s),
+            }
+        }
+        SourceSide::Store { store, .. } => {
+            let store = store.clone();
+            let stored_folders = tokio::task::spawn_blocking(move || store.folders())
+                .await
+                .map_err(|e| Error::Invalid(format!("a background task failed: {e}")))??;
+            let listed: Vec<ListedFolder> = stored_folders
+                .iter()
+                .map(|f| listed_from_store(&f.name, f.role))
+                .collect();
+            let map = folders::plan(&inputs(&listed))?;
+            let plan = from_store(stored_folders, &map, &profile.filters)?;
+            Planned {
+                plan,
+                map,
+                source: None,
+            }
+        }
+    };
+    planned.plan.notes.extend(profile.notes.iter().cloned());
+    Ok(planned)
+}
+
 /// The plan for any source and target, changing nothing: IMAP folders are only listed and
-/// EXAMINEd, an archive target's manifest only read.
+/// EXAMINEd, an archive target's manifest and the job's stored folder plan only read.
 pub async fn for_sides(
     profile: &crate::profile::Profile,
-    source: &crate::engine::SourceSide,
-    target: &crate::engine::TargetSide,
+    source: &SourceSide,
+    target: &TargetSide,
 ) -> Result<Plan> {
-    use crate::engine::{SourceSide, TargetSide};
-    let target_folders = match target {
+    let target_listing = match target {
         TargetSide::Imap(ep) => {
             let mut t = Session::connect(ep).await?;
-            let (folders, _) = target_listing(&mut t, ep.provider).await?;
+            let (folders, _) = listing(&mut t, ep.provider).await?;
             t.logout().await;
             folders
         }
         TargetSide::Archive(_) => Vec::new(),
     };
-    let target_provider = match target {
-        TargetSide::Imap(ep) => ep.provider,
-        TargetSide::Archive(_) => None,
-    };
-    let mut plan = match source {
-        SourceSide::Imap(ep) => {
-            let mapper = FolderMapper::new(
-                &profile.folders,
-                target_provider,
-                &target_folders,
-                ep.provider,
-            )?;
-            let mut s = Session::connect(ep).await?;
-            let (mut plan, listed) = build(&mut s, &mapper, &profile.filters, ep.provider).await?;
-            s.logout().await;
-            keep_names_for_archive(&mut plan, &listed, &mapper, target);
-            plan
-        }
-        SourceSide::Store { store, .. } => {
-            let store = store.clone();
-            let rules = profile.folders.clone();
-            let filters = profile.filters.clone();
-            let target = target.clone();
-            tokio::task::spawn_blocking(move || -> Result<Plan> {
-                let mapper = FolderMapper::new(&rules, target_provider, &target_folders, None)?;
-                let (mut plan, listed) = from_store(store.as_ref(), &mapper, &filters)?;
-                keep_names_for_archive(&mut plan, &listed, &mapper, &target);
-                Ok(plan)
-            })
-            .await
-            .map_err(|e| Error::Invalid(format!("a background task failed: {e}")))??
-        }
-    };
-    plan.notes.extend(profile.notes.iter().cloned());
-    Ok(plan)
-}
-
-/// A backup keeps the source's folder names unless the profile maps them explicitly.
-pub fn keep_names_for_archive(
-    plan: &mut Plan,
-    listed: &[ListedFolder],
-    mapper: &FolderMapper,
-    target: &crate::engine::TargetSide,
-) {
-    if !matches!(target, crate::engine::TargetSide::Archive(_)) {
-        return;
+    let stored = crate::checkpoint::read_stored_plan(
+        &profile.state_dir,
+        &crate::sides::job_label(source, target),
+    )?;
+    let planned = plan_job(profile, source, target, &target_listing, stored.as_ref()).await?;
+    if let Some(s) = planned.source {
+        s.logout().await;
     }
-    for f in &mut plan.folders {
-        if let Some(lf) = listed.iter().find(|l| l.name == f.source)
-            && mapper.decide(lf).1 != crate::mapping::MapReason::Explicit
-        {
-            f.target = f.source.clone();
-        }
-    }
+    Ok(planned.plan)
 }
 
 /// The human table of a plan.

@@ -35,6 +35,8 @@ pub struct Profile {
     pub workers: usize,
     /// Where checkpoints live (absolute, or relative to the current directory).
     pub state_dir: PathBuf,
+    /// What a rerun does to the flags of copies already on the target.
+    pub flags: crate::flags::FlagPolicy,
     /// Decisions made for the user that the CLI prints before running ("workers capped at 4
     /// for QQ Mail").
     pub notes: Vec<String>,
@@ -309,6 +311,7 @@ struct RawProfile {
     filters: Option<RawFilters>,
     workers: Option<usize>,
     state_dir: Option<String>,
+    flags: Option<crate::flags::FlagPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -586,6 +589,7 @@ impl Ctx<'_> {
             filters,
             workers,
             state_dir,
+            flags: raw.flags.unwrap_or_default(),
             notes,
         })
     }
@@ -1256,6 +1260,7 @@ fn example_hint(key: &str) -> Option<String> {
     let hint = match key {
         "port" => "e.g. port: 993",
         "workers" => "e.g. workers: 4",
+        "flags" => "add (the default), mirror or never",
         "allow_insecure" => "write true or false",
         "compression_level" => "a zstd level from 1 to 22, e.g. compression_level: 3",
         "include" | "exclude" => "a list of globs, e.g. include: [\"*\"]",

@@ -19,17 +19,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::archive::{ArchiveError, MessageStore, StoredFolder};
 use crate::error::{Error, Result, Side};
-use crate::fingerprint::{self, Fingerprint};
+use crate::fingerprint::{self, Fingerprint, content_sha256};
+use crate::folders::{self, FolderMap};
 use crate::imap::bodystructure::Summary;
 use crate::imap::{Endpoint, MailboxState, Session, uidset};
-use crate::mapping::{FolderMapper, ListedFolder};
+use crate::mapping::ListedFolder;
 use crate::plan::{self, Decision};
 use crate::profile::{Filters, Profile};
 use crate::progress::{Event, Progress};
+use crate::reconcile::{self, Identity, Match};
 
 /// Examples shown per kind of problem unless asked otherwise.
 pub const DEFAULT_EXAMPLES: usize = 5;
@@ -54,6 +55,8 @@ pub enum Method {
 pub struct VerifyOptions {
     /// Compare whole messages ([`Method::Sha256`]) instead of fingerprints.
     pub deep: bool,
+    /// The job's stored folder plan, so folders are paired as `run` put them.
+    pub stored: Option<crate::checkpoint::StoredPlan>,
 }
 
 /// One side of a comparison: an IMAP account, or a message store (an archive, or a foreign
@@ -164,6 +167,10 @@ pub struct FolderVerdict {
     pub flags_differ: u64,
     pub date_differ: u64,
     pub duplicates: u64,
+    /// Present, with bytes the server changed on storing (line ends, stray CRs, trailing
+    /// whitespace): not a problem, but named.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub changed_by_server: u64,
     /// Source flags not compared because the target folder cannot keep them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flags_ignored: Vec<String>,
@@ -172,6 +179,10 @@ pub struct FolderVerdict {
     /// The folder could not be read (the server refused it): nothing in it is verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl FolderVerdict {
@@ -233,6 +244,8 @@ pub struct Item {
     pub flags: Vec<String>,
     pub internaldate: Option<String>,
     pub message_id: Option<String>,
+    /// SHA-256 of the canonical form, with `deep` (see [`reconcile::canonical_sha256`]).
+    pub canonical: Option<String>,
 }
 
 /// How source and target items of one folder pair up. Indexes point into the slices given
@@ -248,6 +261,8 @@ pub struct Comparison {
     pub flags: Vec<(usize, usize, Vec<String>, Vec<String>)>,
     /// Matched pairs whose INTERNALDATE instants differ.
     pub dates: Vec<(usize, usize)>,
+    /// Matched pairs the server stored with changed bytes, and the size difference.
+    pub changed: Vec<(usize, usize, i64)>,
 }
 
 /// Flags as compared: no `\Recent`, only what `keeps` allows, sorted, de-duplicated
@@ -280,18 +295,18 @@ pub fn same_instant(source: Option<&str>, target: Option<&str>) -> bool {
     }
 }
 
-/// Pairs the two sides by identity as multisets and compares the pairs. Within one identity,
-/// copies that agree on flags and date are paired first, so a reordering never shows as a
-/// difference.
+/// Pairs the two sides through [`reconcile`] (the one presence decision) and compares the
+/// pairs. Within one identity, copies that agree on flags and date are paired first, so a
+/// reordering never shows as a difference.
 pub fn compare(source: &[Item], target: &[Item], keeps: &dyn Fn(&str) -> bool) -> Comparison {
     let mut out = Comparison::default();
-    let mut by_key: HashMap<&str, (Vec<usize>, Vec<usize>)> = HashMap::new();
-    for (i, s) in source.iter().enumerate() {
-        by_key.entry(&s.key).or_default().0.push(i);
-    }
-    for (i, t) in target.iter().enumerate() {
-        by_key.entry(&t.key).or_default().1.push(i);
-    }
+    let identity = |i: &Item| Identity {
+        fingerprint: Fingerprint(i.fingerprint.clone()),
+        sha256: (i.key != i.fingerprint).then(|| i.key.clone()),
+        canonical: i.canonical.clone(),
+    };
+    let src_ids: Vec<Identity> = source.iter().map(identity).collect();
+    let dst_ids: Vec<Identity> = target.iter().map(identity).collect();
     let src_flags: Vec<Vec<String>> = source
         .iter()
         .map(|s| comparable_flags(&s.flags, keeps))
@@ -300,52 +315,53 @@ pub fn compare(source: &[Item], target: &[Item], keeps: &dyn Fn(&str) -> bool) -
         .iter()
         .map(|t| comparable_flags(&t.flags, keeps))
         .collect();
-    for (srcs, dsts) in by_key.values() {
-        if srcs.is_empty() {
-            out.extra.extend(dsts);
-            continue;
+    let agree = |s: usize, d: usize| {
+        same_flags(&src_flags[s], &dst_flags[d])
+            && same_instant(
+                source[s].internaldate.as_deref(),
+                target[d].internaldate.as_deref(),
+            )
+    };
+    // Preferred pairs: same identity, same flags and date.
+    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (d, t) in target.iter().enumerate() {
+        by_key.entry(&t.key).or_default().push(d);
+    }
+    let mut taken = vec![false; target.len()];
+    let mut hints = Vec::new();
+    for (s, item) in source.iter().enumerate() {
+        if let Some(ds) = by_key.get(item.key.as_str())
+            && let Some(&d) = ds.iter().find(|&&d| !taken[d] && agree(s, d))
+        {
+            taken[d] = true;
+            hints.push((s, d));
         }
-        let mut free: Vec<bool> = vec![true; dsts.len()];
-        let mut unpaired = Vec::new();
-        for &s in srcs {
-            let exact = dsts.iter().enumerate().find(|&(j, &d)| {
-                free[j]
-                    && same_flags(&src_flags[s], &dst_flags[d])
-                    && same_instant(
-                        source[s].internaldate.as_deref(),
-                        target[d].internaldate.as_deref(),
-                    )
-            });
-            match exact {
-                Some((j, &d)) => {
-                    free[j] = false;
-                    out.present.push((s, d));
-                }
-                None => unpaired.push(s),
-            }
+    }
+    let r = reconcile::reconcile(&src_ids, &dst_ids, &hints);
+    let source_keys: HashSet<&str> = source.iter().map(|i| i.key.as_str()).collect();
+    for &(s, d, how) in &r.pairs {
+        out.present.push((s, d));
+        if let Match::Changed { size_delta } = how {
+            out.changed.push((s, d, size_delta));
         }
-        for s in unpaired {
-            match free.iter().position(|f| *f) {
-                Some(j) => {
-                    free[j] = false;
-                    let d = dsts[j];
-                    out.present.push((s, d));
-                    if !same_flags(&src_flags[s], &dst_flags[d]) {
-                        out.flags
-                            .push((s, d, src_flags[s].clone(), dst_flags[d].clone()));
-                    }
-                    if !same_instant(
-                        source[s].internaldate.as_deref(),
-                        target[d].internaldate.as_deref(),
-                    ) {
-                        out.dates.push((s, d));
-                    }
-                }
-                None => out.missing.push(s),
-            }
+        if !same_flags(&src_flags[s], &dst_flags[d]) {
+            out.flags
+                .push((s, d, src_flags[s].clone(), dst_flags[d].clone()));
         }
-        out.duplicates
-            .extend(dsts.iter().zip(&free).filter(|(_, f)| **f).map(|(d, _)| *d));
+        if !same_instant(
+            source[s].internaldate.as_deref(),
+            target[d].internaldate.as_deref(),
+        ) {
+            out.dates.push((s, d));
+        }
+    }
+    out.missing = r.missing;
+    for d in r.unmatched {
+        if source_keys.contains(target[d].key.as_str()) {
+            out.duplicates.push(d);
+        } else {
+            out.extra.push(d);
+        }
     }
     // HashMap order is arbitrary: report in folder and UID order.
     out.present.sort_unstable();
@@ -354,23 +370,8 @@ pub fn compare(source: &[Item], target: &[Item], keeps: &dyn Fn(&str) -> bool) -
     out.duplicates.sort_unstable();
     out.flags.sort_unstable_by_key(|x| x.0);
     out.dates.sort_unstable();
+    out.changed.sort_unstable();
     out
-}
-
-/// SHA-256 of a whole message as IMAP would send it: a bare LF counts as CRLF, so an LF copy
-/// in an archive equals the CRLF copy a server returns.
-pub fn content_sha256(raw: &[u8]) -> String {
-    let mut h = Sha256::new();
-    let mut start = 0;
-    for (i, &b) in raw.iter().enumerate() {
-        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-            h.update(&raw[start..i]);
-            h.update(b"\r\n");
-            start = i + 1;
-        }
-    }
-    h.update(&raw[start..]);
-    hex::encode(h.finalize())
 }
 
 /// Which flags a target folder keeps.
@@ -605,10 +606,8 @@ impl<'p> Reader<'p> {
                 let folders = loop {
                     let r = match conn.get().await {
                         Ok(s) => match side {
-                            Side::Source => plan::list_folders(s, ep.provider).await,
-                            Side::Target => {
-                                plan::target_listing(s, ep.provider).await.map(|(f, _)| f)
-                            }
+                            Side::Source => plan::listing(s, ep.provider).await.map(|(f, _)| f),
+                            Side::Target => plan::listing(s, ep.provider).await.map(|(f, _)| f),
                         },
                         Err(e) => Err(e),
                     };
@@ -645,14 +644,11 @@ impl<'p> Reader<'p> {
     }
 }
 
+/// A store folder named as the folder plan names it (the same function `run` uses).
 fn store_listed(f: &StoredFolder) -> ListedFolder {
     ListedFolder {
         wire: f.name.clone(),
-        name: f.name.clone(),
-        delimiter: Some('/'),
-        role: f.role,
-        special_use: f.role.is_some(),
-        selectable: true,
+        ..plan::listed_from_store(&f.name, f.role)
     }
 }
 
@@ -704,6 +700,7 @@ async fn imap_source_folder(
             flags: m.flags,
             internaldate: m.internaldate,
             message_id: m.message_id,
+            canonical: None,
         });
     }
     if !deep && undecided.is_empty() {
@@ -723,7 +720,10 @@ async fn imap_source_folder(
         {
             skip.insert(uid);
         } else if deep {
-            hashes.insert(uid, content_sha256(body));
+            hashes.insert(
+                uid,
+                (content_sha256(body), reconcile::canonical_sha256(body)),
+            );
         }
     })
     .await;
@@ -748,8 +748,9 @@ async fn imap_source_folder(
         if skip.contains(&uid) || gone.contains(&uid) {
             return false;
         }
-        if let Some(h) = hashes.remove(&uid) {
+        if let Some((h, c)) = hashes.remove(&uid) {
             i.key = h;
+            i.canonical = Some(c);
         }
         true
     });
@@ -810,6 +811,7 @@ async fn imap_target_folder(
                         flags: r.flags.unwrap_or_default(),
                         internaldate: r.internaldate,
                         message_id: fingerprint::message_id(&headers),
+                        canonical: None,
                     });
                     Ok(())
                 })
@@ -834,7 +836,10 @@ async fn imap_target_folder(
         let uids: Vec<u32> = scan.items.iter().filter_map(|i| i.uid).collect();
         let mut hashes = HashMap::new();
         let gone = fetch_bodies(conn, wire, &uids, &mut |uid, body| {
-            hashes.insert(uid, content_sha256(body));
+            hashes.insert(
+                uid,
+                (content_sha256(body), reconcile::canonical_sha256(body)),
+            );
         })
         .await?;
         if !gone.is_empty() {
@@ -845,8 +850,9 @@ async fn imap_target_folder(
         }
         scan.items
             .retain_mut(|i| match hashes.remove(&(i.handle as u32)) {
-                Some(h) => {
+                Some((h, c)) => {
                     i.key = h;
+                    i.canonical = Some(c);
                     true
                 }
                 None => false,
@@ -883,14 +889,17 @@ fn store_folder(
                 continue;
             }
         }
-        let key = if deep {
+        let (key, canonical) = if deep {
             let raw = match body.take() {
                 Some(b) => b,
                 None => store.read(&folder.name, m.id).map_err(archive_error)?,
             };
-            content_sha256(&raw)
+            (
+                content_sha256(&raw),
+                Some(reconcile::canonical_sha256(&raw)),
+            )
         } else {
-            meta.fingerprint.clone()
+            (meta.fingerprint.clone(), None)
         };
         scan.items.push(Item {
             folder: index,
@@ -902,6 +911,7 @@ fn store_folder(
             flags: meta.flags.clone(),
             internaldate: meta.internaldate.clone(),
             message_id: meta.message_id.clone(),
+            canonical,
         });
     }
     Ok(scan)
@@ -1080,23 +1090,26 @@ fn provider(location: &Location) -> Option<&'static crate::providers::Provider> 
     }
 }
 
-/// Groups the selected source folders by the target folder they map to, in source order.
-fn groups(src: &Reader<'_>, mapper: &FolderMapper) -> Vec<Group> {
+/// Groups the planned source folders by their target folder, in plan order.
+fn groups(src: &Reader<'_>, map: &FolderMap) -> Vec<Group> {
+    let listed = src.listed();
     let stored: Vec<Option<StoredFolder>> = match src {
         Reader::Imap { folders, .. } => vec![None; folders.len()],
         Reader::Store { folders, .. } => folders.iter().cloned().map(Some).collect(),
     };
     let mut out: Vec<Group> = Vec::new();
-    for (listed, stored) in src.listed().into_iter().zip(stored) {
-        if !listed.selectable || !mapper.is_selected(&listed) {
+    for pf in &map.folders {
+        let Some(i) = listed.iter().position(|l| l.name == pf.source.name) else {
             continue;
-        }
-        let target = mapper.target_for(&listed);
-        let folder = SourceFolder { listed, stored };
-        match out.iter_mut().find(|g| g.target == target) {
+        };
+        let folder = SourceFolder {
+            listed: listed[i].clone(),
+            stored: stored[i].clone(),
+        };
+        match out.iter_mut().find(|g| g.target == pf.target) {
             Some(g) => g.sources.push(folder),
             None => out.push(Group {
-                target,
+                target: pf.target.clone(),
                 sources: vec![folder],
             }),
         }
@@ -1113,13 +1126,21 @@ async fn verify_opened(
     progress: &dyn Progress,
     opts: &VerifyOptions,
 ) -> Result<Verdict> {
-    let mapper = FolderMapper::new(
-        &profile.folders,
-        provider(target),
-        &dst.listed(),
-        provider(source),
-    )?;
-    let groups = groups(src, &mapper);
+    let target_kind = match target {
+        Location::Imap(_) => folders::TargetKind::Imap,
+        Location::Store { .. } => folders::TargetKind::Archive,
+    };
+    let (src_listed, dst_listed) = (src.listed(), dst.listed());
+    let map = folders::plan(&folders::Inputs {
+        source: &src_listed,
+        target: &dst_listed,
+        rules: &profile.folders,
+        source_provider: provider(source),
+        target_provider: provider(target),
+        target_kind,
+        stored: opts.stored.as_ref(),
+    })?;
+    let groups = groups(src, &map);
     if groups.is_empty() {
         return Err(Error::Invalid(
             "no source folder matches folders.include/exclude; check the patterns with `mailferry plan`"
@@ -1254,6 +1275,19 @@ fn judge(group: &Group, s: Scan, t: Option<(Scan, FlagRoom)>) -> (FolderVerdict,
     folder.duplicates = c.duplicates.len() as u64;
     folder.flags_differ = c.flags.len() as u64;
     folder.date_differ = c.dates.len() as u64;
+    folder.changed_by_server = c.changed.len() as u64;
+    for &(si, ti, delta) in c.changed.iter().take(DEFAULT_EXAMPLES) {
+        let what = match delta {
+            0 => "with bytes changed".to_string(),
+            d if d < 0 => format!("with {} byte(s) removed", -d),
+            d => format!("with {d} byte(s) added"),
+        };
+        folder.warnings.push(format!(
+            "source UID {} is present as target UID {}, stored {what} by the server (line ends or trailing whitespace)",
+            s.items[si].uid.map_or("?".into(), |u| u.to_string()),
+            t.items[ti].uid.map_or("?".into(), |u| u.to_string()),
+        ));
+    }
 
     let mut out = Vec::new();
     let src_pending = |kind, i: usize| {
@@ -1602,6 +1636,7 @@ mod tests {
             flags: flags.iter().map(|s| s.to_string()).collect(),
             internaldate: date.map(str::to_string),
             message_id: Some(format!("<{key}@x>")),
+            canonical: None,
         }
     }
 
@@ -1736,7 +1771,10 @@ mod tests {
     fn sha256_counts_bare_lf_as_crlf() {
         assert_eq!(content_sha256(b"a\nb\n"), content_sha256(b"a\r\nb\r\n"));
         assert_ne!(content_sha256(b"a\r\nb\r\n"), content_sha256(b"a\r\nc\r\n"));
-        assert_eq!(content_sha256(b"x"), hex::encode(Sha256::digest(b"x")));
+        assert_eq!(
+            content_sha256(b"x"),
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"x"))
+        );
     }
 
     fn group(target: &str, sources: &[&str]) -> Group {
@@ -2064,7 +2102,7 @@ mod tests {
                 &src,
                 &dst,
                 &crate::progress::Silent,
-                &VerifyOptions { deep },
+                &VerifyOptions { deep, stored: None },
             )
             .await
             .unwrap();

@@ -405,6 +405,18 @@ impl ArchiveWriter {
         Ok(run)
     }
 
+    /// Records a folder, with no message needed (an empty folder, or one that only holds
+    /// folders), so a restore creates it.
+    pub fn ensure_folder(&mut self, name: &str, role: Option<Role>) -> Result<(), ArchiveError> {
+        self.usable()?;
+        let run = self.open_run()?;
+        if name.is_empty() {
+            return Err(invalid(&self.dir, "a folder needs a name"));
+        }
+        let result = self.folder_for(run, name, role).map(|_| ());
+        result.map_err(|e| self.fail(e))
+    }
+
     /// Adds one message to `meta.folder`; returns its id there. `raw` is stored exactly.
     ///
     /// `meta.size` and `meta.sha256` are computed here (a non-empty `sha256` that does not

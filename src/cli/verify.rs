@@ -45,12 +45,19 @@ impl Progress for Lines {
 
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let profile = super::load_profile(&args.profile.profile)?;
-    let (source, target) = super::verify_locations(
-        &super::source_side(&profile).await?,
-        &super::target_side(&profile)?,
-    )
-    .await?;
-    let opts = VerifyOptions { deep: args.deep };
+    let (source_side, target_side) = (
+        super::source_side(&profile).await?,
+        super::target_side(&profile)?,
+    );
+    let stored = mailferry::checkpoint::read_stored_plan(
+        &profile.state_dir,
+        &mailferry::sides::job_label(&source_side, &target_side),
+    )?;
+    let (source, target) = super::verify_locations(&source_side, &target_side).await?;
+    let opts = VerifyOptions {
+        deep: args.deep,
+        stored,
+    };
     // With --json, stdout carries the one result object and nothing else.
     let progress: &dyn Progress = if args.json { &Silent } else { &Lines };
     let verdict = verify::verify(&profile, &source, &target, progress, &opts).await?;

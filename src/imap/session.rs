@@ -1113,6 +1113,35 @@ impl Session {
         self.run("NOOP", "NOOP", &mut |_| {}).await.map(|_| ())
     }
 
+    /// Adds these flags to the messages, leaving their others alone
+    /// (`UID STORE set +FLAGS.SILENT (...)`).
+    pub async fn uid_add_flags(&mut self, set: &str, flags: &[String]) -> Result<()> {
+        // A flag that is not an atom could end the command line early: it is left out.
+        let kept = self.selected.clone();
+        let what = format!(
+            "UID STORE +FLAGS in {}",
+            kept.as_ref().map(|s| quote(&s.wire)).unwrap_or_default()
+        );
+        let mut safe = Vec::with_capacity(flags.len());
+        for f in flags {
+            let body = f.strip_prefix('\\').unwrap_or(f);
+            let atom = !body.is_empty()
+                && body
+                    .bytes()
+                    .all(|b| (0x21..0x7f).contains(&b) && !b"(){%*\"\\]".contains(&b));
+            if !atom {
+                tracing::warn!("flag {f:?} cannot be sent to the server; left out");
+                continue;
+            }
+            safe.push(f.as_str());
+        }
+        if safe.is_empty() {
+            return Ok(());
+        }
+        let cmd = format!("UID STORE {set} +FLAGS.SILENT ({})", safe.join(" "));
+        self.run(&cmd, &what, &mut |_| {}).await.map(|_| ())
+    }
+
     pub async fn logout(mut self) {
         if !self.broken {
             let _ = tokio::time::timeout(

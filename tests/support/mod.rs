@@ -33,8 +33,12 @@
 
 pub mod dovecot;
 pub mod imap_client;
+pub mod job;
+pub mod mail;
 pub mod proxy;
 
 pub use dovecot::{Dovecot, MailboxInfo, StoredMessage, TestUser, dovecot, internaldate_unix};
 pub use imap_client::{ImapClient, Reply, Status, Value, mutf7_decode, mutf7_encode};
+pub use job::{BIN, Job, Outcome, Server, direct, via};
+pub use mail::*;
 pub use proxy::{Proxy, Quirk};

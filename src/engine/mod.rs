@@ -8,24 +8,26 @@
 //! memory follows the budget, not the mailbox; one message larger than the budget still passes
 //! alone. Fetch and append overlap, so neither side idles.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+mod prepare;
+
 use crate::archive::{ArchiveWriter, MessageMeta, MessageStore};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::{Error, Result, Side};
 use crate::fingerprint::{self, Fingerprint};
 use crate::imap::bodystructure::Summary;
-use crate::imap::{Endpoint, Session, mutf7, uidset};
-use crate::mapping::FolderMapper;
-use crate::plan::{self, Decision, FolderPlan, Plan, SourceMessage};
-use crate::profile::{ArchiveTarget, Profile};
+use crate::imap::{Endpoint, Session, uidset};
+use crate::plan::{self, Decision, FolderPlan, SourceMessage};
+use crate::profile::Profile;
 use crate::progress::{Event, Progress};
 use crate::report::{Failure, FolderReport, Report};
+pub use crate::sides::{SourceSide, TargetSide, job_label};
 
 /// Bytes of messages in flight between fetch and append, across all workers.
 pub const DEFAULT_BUDGET: u64 = 16 * 1024 * 1024;
@@ -71,13 +73,32 @@ impl Default for RunOptions {
 
 /// Per target folder, shared by the workers.
 struct TargetFolder {
+    /// Decoded name, as the folder plan and the checkpoint know it.
+    name: String,
     wire: String,
     /// Flags the folder keeps (from SELECT), to filter APPEND flags.
     state: crate::imap::MailboxState,
     /// Highest UID present when the run began: messages above it are ours.
     max_uid_before: u32,
-    /// Fingerprints appended by this run, to settle an APPEND whose answer was lost.
-    appended: Mutex<HashMap<Fingerprint, u32>>,
+    /// Appends this run has settled, by content key, to settle an APPEND whose answer was
+    /// lost.
+    appended: Mutex<HashMap<String, u32>>,
+    /// Appends sent and not yet settled, by content key: while another copy of the same
+    /// content is in flight, a lost answer cannot be settled by counting, and is resent.
+    in_flight: Mutex<HashMap<String, u32>>,
+}
+
+impl TargetFolder {
+    fn new(name: String, wire: String, state: crate::imap::MailboxState, max_uid: u32) -> Self {
+        TargetFolder {
+            name,
+            wire,
+            state,
+            max_uid_before: max_uid,
+            appended: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 /// Per source folder, shared by the workers.
@@ -200,210 +221,6 @@ async fn reconnect(
     Session::connect(endpoint).await
 }
 
-/// The target wire name for a decoded `/`-separated name.
-fn target_wire(name: &str, delimiter: &str) -> String {
-    if name.eq_ignore_ascii_case("INBOX") {
-        return "INBOX".into();
-    }
-    name.split('/')
-        .map(mutf7::encode)
-        .collect::<Vec<_>>()
-        .join(delimiter)
-}
-
-/// Content fingerprints of a selected target folder, as a multiset, and its highest UID.
-/// The target folder's messages: UIDs by fingerprint, flags by UID, highest UID.
-type TargetContent = (
-    HashMap<Fingerprint, Vec<u32>>,
-    HashMap<u32, Vec<String>>,
-    u32,
-);
-
-async fn target_fingerprints(session: &mut Session, exists: u32) -> Result<TargetContent> {
-    let mut counts: HashMap<Fingerprint, Vec<u32>> = HashMap::new();
-    let mut flags = HashMap::new();
-    let mut max_uid = 0;
-    if exists == 0 {
-        return Ok((counts, flags, 0));
-    }
-    let items = format!("(UID FLAGS RFC822.SIZE {})", fingerprint::fetch_item());
-    session
-        .uid_fetch("1:*", &items, &mut |r| {
-            if let (Some(uid), Some(_)) = (r.uid, r.size) {
-                if flags.contains_key(&uid) {
-                    return Ok(());
-                }
-                max_uid = max_uid.max(uid);
-                flags.insert(uid, r.flags.clone().unwrap_or_default());
-                let fp = Fingerprint::from_fetch(
-                    r.header.as_deref().unwrap_or_default(),
-                    r.text.as_deref().unwrap_or_default(),
-                    r.size.unwrap_or(0) as u64,
-                );
-                counts.entry(fp).or_default().push(uid);
-            }
-            Ok(())
-        })
-        .await?;
-    Ok((counts, flags, max_uid))
-}
-
-/// Flags compared the way the target stores them: without `\Recent`, only what the folder
-/// keeps, system flags case-insensitively, in a stable order.
-fn normalized_flags(flags: &[String], state: &crate::imap::MailboxState) -> Vec<String> {
-    let mut out: Vec<String> = flags
-        .iter()
-        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
-        .filter(|f| {
-            state.keeps_flag(f) || state.permanent_flags.is_empty() && state.flags.is_empty()
-        })
-        .map(|f| {
-            if f.starts_with('\\') {
-                let mut c = f.to_ascii_lowercase();
-                if let Some(ch) = c.get_mut(1..2) {
-                    ch.make_ascii_uppercase();
-                }
-                c
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// The header fingerprint of a fingerprint possibly refined by bytes (`F#sha256`).
-fn base_fingerprint(fp: &Fingerprint) -> Fingerprint {
-    Fingerprint(fp.0.split('#').next().unwrap_or(&fp.0).to_string())
-}
-
-/// SHA-256 of whole messages, by UID, in the selected folder.
-async fn body_hashes(session: &mut Session, uids: &[u32]) -> Result<HashMap<u32, String>> {
-    use sha2::{Digest, Sha256};
-    let mut out = HashMap::new();
-    for (set, _) in uidset::chunks(uids, 20) {
-        session
-            .uid_fetch(&set, "(UID BODY.PEEK[])", &mut |r| {
-                if let (Some(u), Some(b)) = (r.uid, r.body.as_ref()) {
-                    out.insert(u, hex::encode(Sha256::digest(b)));
-                }
-                Ok(())
-            })
-            .await?;
-    }
-    Ok(out)
-}
-
-/// Headers and size cannot tell apart two messages that differ only in their body. When such
-/// a group is partly on the target, which ones are there is decided by the bytes: both sides'
-/// fingerprints in the group get the message's SHA-256 appended. Returns how many were refined.
-async fn refine_ambiguous(
-    source: &mut Session,
-    target: &mut Session,
-    fp: &FolderPlan,
-    tf: &TargetFolder,
-    chosen: &mut [SourceMessage],
-    counts: &mut HashMap<Fingerprint, u32>,
-    target_uids: &HashMap<Fingerprint, Vec<u32>>,
-) -> Result<usize> {
-    let mut groups: HashMap<Fingerprint, Vec<usize>> = HashMap::new();
-    for (i, m) in chosen.iter().enumerate() {
-        groups.entry(m.fingerprint.clone()).or_default().push(i);
-    }
-    let mut refined = 0;
-    for (f, idxs) in groups {
-        let on_target = counts.get(&f).copied().unwrap_or(0) as usize;
-        if idxs.len() < 2 || on_target == 0 || on_target >= idxs.len() {
-            continue;
-        }
-        let Some(tuids) = target_uids.get(&f) else {
-            continue;
-        };
-        source.examine(&fp.source_wire).await?;
-        let suids: Vec<u32> = idxs.iter().map(|&i| chosen[i].uid).collect();
-        let shash = body_hashes(source, &suids).await?;
-        target.examine(&tf.wire).await?;
-        let thash = body_hashes(target, tuids).await?;
-        for &i in &idxs {
-            if let Some(h) = shash.get(&chosen[i].uid) {
-                chosen[i].fingerprint = Fingerprint(format!("{}#{h}", f.0));
-                refined += 1;
-            }
-        }
-        counts.remove(&f);
-        for h in thash.values() {
-            *counts
-                .entry(Fingerprint(format!("{}#{h}", f.0)))
-                .or_insert(0) += 1;
-        }
-    }
-    Ok(refined)
-}
-
-/// Where messages come from.
-#[derive(Clone)]
-pub enum SourceSide {
-    Imap(Endpoint),
-    /// An archive or a foreign export (mbox, .eml folder, Maildir).
-    Store {
-        store: Arc<dyn MessageStore>,
-        /// What it is, for the checkpoint and messages (`mbox:/path`).
-        label: String,
-    },
-}
-
-/// Where messages go.
-#[derive(Clone)]
-pub enum TargetSide {
-    Imap(Endpoint),
-    Archive(ArchiveTarget),
-}
-
-impl SourceSide {
-    fn label(&self) -> String {
-        match self {
-            SourceSide::Imap(ep) => format!("imap://{}@{}:{}", ep.user, ep.host, ep.port),
-            SourceSide::Store { label, .. } => label.clone(),
-        }
-    }
-
-    fn provider(&self) -> Option<&'static crate::providers::Provider> {
-        match self {
-            SourceSide::Imap(ep) => ep.provider,
-            SourceSide::Store { .. } => None,
-        }
-    }
-}
-
-impl TargetSide {
-    fn label(&self) -> String {
-        match self {
-            TargetSide::Imap(ep) => format!("imap://{}@{}:{}", ep.user, ep.host, ep.port),
-            TargetSide::Archive(a) => format!("archive:{}", a.path.display()),
-        }
-    }
-
-    fn provider(&self) -> Option<&'static crate::providers::Provider> {
-        match self {
-            TargetSide::Imap(ep) => ep.provider,
-            TargetSide::Archive(_) => None,
-        }
-    }
-}
-
-/// A job's identity in the checkpoint store: same source and target, same records.
-pub fn job_label(source: &SourceSide, target: &TargetSide) -> String {
-    format!("{} -> {}", source.label(), target.label())
-}
-
-/// Whether a checkpoint record still describes this message (same content).
-fn same_message(recorded: &str, now: &Fingerprint) -> bool {
-    let base = |s: &str| s.split('#').next().unwrap_or(s).to_string();
-    base(recorded) == base(&now.0)
-}
-
 fn blocking_err(e: tokio::task::JoinError) -> Error {
     Error::Invalid(format!("a background task failed: {e}"))
 }
@@ -454,375 +271,19 @@ async fn run_once(
     side: &mut Side,
 ) -> Result<Report> {
     let started = Instant::now();
-    let mut source: Option<Session> = None;
-    let mut target: Option<Session> = None;
-    let mut writer: Option<ArchiveWriter> = None;
-
-    // What the target has, for the folder mapping.
-    *side = Side::Target;
-    let (target_folders, delimiter) = match &target_side {
-        TargetSide::Imap(ep) => {
-            let mut t = Session::connect(ep).await?;
-            let listing = plan::target_listing(&mut t, ep.provider).await?;
-            target = Some(t);
-            listing
-        }
-        TargetSide::Archive(a) => {
-            let dir = a.path.clone();
-            let (format, level) = (a.format, a.compression_level);
-            let w = if opts.dry_run && !dir.exists() {
-                None
-            } else {
-                Some(
-                    tokio::task::spawn_blocking(move || ArchiveWriter::open(&dir, format, level))
-                        .await
-                        .map_err(blocking_err)??,
-                )
-            };
-            let names = w.as_ref().map(|w| w.folders()).unwrap_or_default();
-            writer = w;
-            let listed = names
-                .iter()
-                .map(|n| plan::listed_from_store(n, None))
-                .collect();
-            (listed, "/".to_string())
-        }
-    };
-    let mapper = FolderMapper::new(
-        &profile.folders,
-        target_side.provider(),
-        &target_folders,
-        source_side.provider(),
-    )?;
-    *side = Side::Source;
-    let (mut plan, listed) = match &source_side {
-        SourceSide::Imap(ep) => {
-            let mut s = Session::connect(ep).await?;
-            let built = plan::build(&mut s, &mapper, &profile.filters, ep.provider).await?;
-            source = Some(s);
-            built
-        }
-        SourceSide::Store { store, .. } => {
-            let store = store.clone();
-            let filters = profile.filters.clone();
-            let rules = profile.folders.clone();
-            let tf = target_folders.clone();
-            let (tp, sp) = (target_side.provider(), source_side.provider());
-            tokio::task::spawn_blocking(move || {
-                let mapper = FolderMapper::new(&rules, tp, &tf, sp)?;
-                plan::from_store(store.as_ref(), &mapper, &filters)
-            })
-            .await
-            .map_err(blocking_err)??
-        }
-    };
-    plan::keep_names_for_archive(&mut plan, &listed, &mapper, &target_side);
-    plan::check_not_empty(&mut plan)?;
-
-    let checkpoint = Checkpoint::open(&profile.state_dir, &job_label(&source_side, &target_side))?;
-    let mut report = Report {
-        dry_run: opts.dry_run,
-        warnings: plan.notes.clone(),
-        ..Default::default()
-    };
-    for f in &plan.folders {
-        for w in &f.warnings {
-            report.warnings.push(format!("{}: {w}", f.source));
-        }
-    }
-
-    // Target folders: find or create, read what is already there.
-    *side = Side::Target;
-    let mut targets: HashMap<String, Arc<TargetFolder>> = HashMap::new();
-    let mut present_counts: HashMap<String, HashMap<Fingerprint, u32>> = HashMap::new();
-    let mut present_uids: HashMap<String, HashMap<Fingerprint, Vec<u32>>> = HashMap::new();
-    let mut present_flags: HashMap<String, HashMap<u32, Vec<String>>> = HashMap::new();
-    for f in &plan.folders {
-        if targets.contains_key(&f.target) {
-            continue;
-        }
-        let Some(t) = target.as_mut() else {
-            // An archive: what each folder holds comes from its manifest.
-            let known = writer
-                .as_ref()
-                .map(|w| w.known(&f.target))
-                .unwrap_or_default();
-            if known.is_empty() && !target_folders.iter().any(|t| t.name == f.target) {
-                report.created_folders.push(f.target.clone());
-            }
-            let mut uids: HashMap<Fingerprint, Vec<u32>> = HashMap::new();
-            let mut flags = HashMap::new();
-            for k in known {
-                let id = u32::try_from(k.id).unwrap_or(u32::MAX);
-                uids.entry(Fingerprint(k.fingerprint)).or_default().push(id);
-                flags.insert(id, k.flags);
-            }
-            present_counts.insert(
-                f.target.clone(),
-                uids.iter()
-                    .map(|(k, v)| (k.clone(), v.len() as u32))
-                    .collect(),
-            );
-            present_uids.insert(f.target.clone(), uids);
-            present_flags.insert(f.target.clone(), flags);
-            targets.insert(
-                f.target.clone(),
-                Arc::new(TargetFolder {
-                    wire: f.target.clone(),
-                    state: Default::default(),
-                    max_uid_before: 0,
-                    appended: Mutex::new(HashMap::new()),
-                }),
-            );
-            continue;
-        };
-        let existing = target_folders
-            .iter()
-            .find(|t| t.name == f.target && t.selectable)
-            .map(|t| t.wire.clone());
-        let wire = match existing {
-            Some(w) => w,
-            None => {
-                let wire = target_wire(&f.target, &delimiter);
-                report.created_folders.push(f.target.clone());
-                if opts.dry_run {
-                    // Nothing there yet: everything selected would be copied.
-                    targets.insert(
-                        f.target.clone(),
-                        Arc::new(TargetFolder {
-                            wire,
-                            state: Default::default(),
-                            max_uid_before: 0,
-                            appended: Mutex::new(HashMap::new()),
-                        }),
-                    );
-                    present_counts.insert(f.target.clone(), HashMap::new());
-                    continue;
-                }
-                t.create(&wire).await?;
-                progress.event(Event::FolderCreated {
-                    target: f.target.clone(),
-                });
-                wire
-            }
-        };
-        let state = if opts.dry_run {
-            t.examine(&wire).await?.clone()
-        } else {
-            t.select(&wire).await?.clone()
-        };
-        let (uids, flags, max_uid) = target_fingerprints(t, state.exists).await?;
-        present_flags.insert(f.target.clone(), flags);
-        present_counts.insert(
-            f.target.clone(),
-            uids.iter()
-                .map(|(k, v)| (k.clone(), v.len() as u32))
-                .collect(),
-        );
-        present_uids.insert(f.target.clone(), uids);
-        targets.insert(
-            f.target.clone(),
-            Arc::new(TargetFolder {
-                wire,
-                state,
-                max_uid_before: max_uid,
-                appended: Mutex::new(HashMap::new()),
-            }),
-        );
-    }
-    if let Some(w) = writer.as_mut()
-        && !opts.dry_run
-    {
-        w.begin_run()?;
-    }
-
-    // Decide what is left to copy: checkpoint first, then content already on the target.
-    let mut folders = Vec::new();
-    let mut queue = VecDeque::new();
-    let mut available_uids: HashMap<String, HashMap<Fingerprint, VecDeque<u32>>> = HashMap::new();
-    let mut total_left = 0u64;
-    let mut total_bytes = 0u64;
-    let mut total_present = 0u64;
-    let Plan {
-        folders: planned, ..
-    } = plan;
-    for (idx, mut fp) in planned.into_iter().enumerate() {
-        let tf = targets
-            .get(&fp.target)
-            .cloned()
-            .ok_or_else(|| Error::Invalid(format!("no target folder for {}", fp.source)))?;
-        let counts = present_counts.entry(fp.target.clone()).or_default();
-        // An archive's manifest is the truth about what it holds (a killed run's messages
-        // are not in it), so only an IMAP target trusts the checkpoint.
-        let done = if target.is_some() {
-            checkpoint.done(&fp.source, fp.uidvalidity)?
-        } else {
-            HashMap::new()
-        };
-        if target.is_some()
-            && done.is_empty()
-            && checkpoint.other_uidvalidity(&fp.source, fp.uidvalidity)?
-        {
-            report.warnings.push(format!(
-                "{}: the server renumbered this folder (UIDVALIDITY changed); messages were re-identified by content",
-                fp.source
-            ));
-        }
-        let mut chosen = std::mem::take(&mut fp.chosen);
-        let empty = HashMap::new();
-        let target_uids = present_uids.get(&fp.target).unwrap_or(&empty);
-        if let (Some(s), Some(t)) = (source.as_mut(), target.as_mut()) {
-            let refined =
-                refine_ambiguous(s, t, &fp, &tf, &mut chosen, counts, target_uids).await?;
-            if refined > 0 {
-                tracing::info!(folder = %fp.source, refined, "told apart messages with equal headers by their bytes");
-            }
-        }
-        let mut present = 0u64;
-        let mut left: Vec<SourceMessage> = Vec::new();
-        let mut unmatched = Vec::new();
-        // Present messages are paired with a target copy to bring its flags up to date.
-        let mut pairs: Vec<(SourceMessage, Option<u32>)> = Vec::new();
-        let available = available_uids.entry(fp.target.clone()).or_insert_with(|| {
-            target_uids
-                .iter()
-                .map(|(k, v)| (k.clone(), v.iter().copied().collect()))
-                .collect()
-        });
-        for m in chosen {
-            if done
-                .get(&m.uid)
-                .is_some_and(|f| same_message(f, &m.fingerprint))
-            {
-                present += 1;
-                if let Some(c) = counts.get_mut(&m.fingerprint) {
-                    *c = c.saturating_sub(1);
-                }
-                let t = available
-                    .get_mut(&m.fingerprint)
-                    .and_then(|q| q.pop_front());
-                pairs.push((m, t));
-            } else {
-                unmatched.push(m);
-            }
-        }
-        for m in unmatched {
-            match counts.get_mut(&m.fingerprint) {
-                Some(c) if *c > 0 => {
-                    *c -= 1;
-                    present += 1;
-                    let t = available
-                        .get_mut(&m.fingerprint)
-                        .and_then(|q| q.pop_front());
-                    if !opts.dry_run && target.is_some() {
-                        checkpoint.record_done(checkpoint::Done {
-                            folder: fp.source.clone(),
-                            uidvalidity: fp.uidvalidity,
-                            uid: m.uid,
-                            fingerprint: m.fingerprint.0.clone(),
-                            target_folder: fp.target.clone(),
-                            target_uid: None,
-                        });
-                    }
-                    pairs.push((m, t));
-                }
-                _ => left.push(m),
-            }
-        }
-        // Bring the flags of copies already on the target up to date with the source.
-        let target_flags = present_flags.get(&fp.target);
-        let mut updates: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
-        for (m, t) in &pairs {
-            let Some(t) = t else { continue };
-            let Some(have) = target_flags.and_then(|f| f.get(t)) else {
-                continue;
-            };
-            let want = normalized_flags(&m.flags, &tf.state);
-            if normalized_flags(have, &tf.state) != want {
-                updates.entry(want).or_default().push(*t);
-            }
-        }
-        let flags_updated: u64 = updates.values().map(|v| v.len() as u64).sum();
-        if flags_updated > 0 && !opts.dry_run {
-            if let Some(t) = target.as_mut() {
-                t.select(&tf.wire).await?;
-                for (flags, uids) in &updates {
-                    for (set, _) in uidset::chunks(uids, 500) {
-                        t.uid_store_flags(&set, flags).await?;
-                    }
-                }
-            } else if let Some(w) = writer.as_mut() {
-                for (flags, ids) in &updates {
-                    for id in ids {
-                        w.update_flags(&fp.target, *id as u64, flags.clone())?;
-                    }
-                }
-            }
-        }
-        let bytes: u64 = left.iter().map(|m| m.size as u64).sum();
-        total_left += left.len() as u64;
-        total_bytes += bytes;
-        total_present += present;
-        let folder_report = FolderReport {
-            source: fp.source.clone(),
-            target: fp.target.clone(),
-            selected: fp.selected,
-            copied: if opts.dry_run { left.len() as u64 } else { 0 },
-            already_present: present,
-            filtered: fp.filtered(),
-            failed: 0,
-            bytes: if opts.dry_run { bytes } else { 0 },
-            seconds: 0.0,
-            flags_not_kept: Vec::new(),
-            flags_updated,
-        };
-        let remaining = left.len() as u64;
-        if !opts.dry_run {
-            // Batches in UID order, bounded in count and bytes.
-            let mut batch = Vec::new();
-            let mut batch_bytes = 0u64;
-            for m in left {
-                if !batch.is_empty()
-                    && (batch.len() >= BATCH_MESSAGES
-                        || batch_bytes + m.size as u64 > BATCH_BYTES
-                        || m.size as u64 > PART_BYTES)
-                {
-                    queue.push_back(Batch {
-                        folder: idx,
-                        messages: std::mem::take(&mut batch),
-                    });
-                    batch_bytes = 0;
-                }
-                batch_bytes += m.size as u64;
-                let alone = m.size as u64 > PART_BYTES;
-                batch.push(m);
-                if alone {
-                    queue.push_back(Batch {
-                        folder: idx,
-                        messages: std::mem::take(&mut batch),
-                    });
-                    batch_bytes = 0;
-                }
-            }
-            if !batch.is_empty() {
-                queue.push_back(Batch {
-                    folder: idx,
-                    messages: batch,
-                });
-            }
-        }
-        folders.push(FolderRun {
-            plan: fp,
-            target: tf,
-            report: Mutex::new(folder_report),
-            flags_not_kept: Mutex::new(BTreeSet::new()),
-            remaining: AtomicU64::new(remaining),
-            started: Instant::now(),
-        });
-    }
-    if let Some(t) = target.take() {
-        t.logout().await;
-    }
+    let prepared =
+        prepare::prepare(profile, &source_side, &target_side, &progress, &opts, side).await?;
+    let prepare::Prepared {
+        mut report,
+        folders,
+        queue,
+        checkpoint,
+        mut source,
+        mut writer,
+        left: total_left,
+        bytes: total_bytes,
+        present: total_present,
+    } = prepared;
     progress.event(Event::Planned {
         folders: folders.len(),
         messages: total_left,
@@ -981,13 +442,13 @@ fn archive_writer(
             internaldate: msg.internaldate.clone(),
             size: 0,
             sha256: String::new(),
-            fingerprint: base_fingerprint(&msg.meta.fingerprint).0,
+            fingerprint: msg.meta.fingerprint.0.clone(),
             message_id: msg.meta.message_id.clone(),
             source_uidvalidity: uidvalidity,
             source_uid: uid,
         };
         match writer.add(meta, &msg.body) {
-            Ok(_) => record_copied(&shared, &msg, None),
+            Ok(_) => record_copied(&shared, &msg, None, &msg.flags),
             Err(e) => shared.set_fatal(e.into()),
         }
     }
@@ -1204,10 +665,11 @@ async fn fetch_batch(
             let r = s
                 .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])", &mut |rec| {
                     let Some(uid) = rec.uid else { return Ok(()) };
-                    let Some(meta) = pending.get(&uid) else {
+                    let Some(body) = rec.body else { return Ok(()) };
+                    // Taken out at once: a server repeating a UID's data sends it once.
+                    let Some(meta) = pending.remove(&uid) else {
                         return Ok(());
                     };
-                    let Some(body) = rec.body else { return Ok(()) };
                     // Each message carries its share of the batch's budget until appended;
                     // the last one takes whatever is left.
                     let share = shared.permits_for(body.len() as u64) as usize;
@@ -1216,7 +678,6 @@ async fn fetch_batch(
                         _ => permit.take(),
                     };
                     delivered.push(uid);
-                    let meta = meta.clone();
                     let _ = tx.send(Fetched {
                         folder: batch.folder,
                         flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
@@ -1334,10 +795,7 @@ fn flags_for_target(shared: &Shared, msg: &Fetched) -> Vec<String> {
     let folder = &shared.folders[msg.folder];
     let tf = &folder.target;
     let mut flags = Vec::new();
-    for f in &msg.flags {
-        if f.eq_ignore_ascii_case("\\Recent") {
-            continue;
-        }
+    for f in &crate::flags::canonical_set(&msg.flags) {
         if tf.state.keeps_flag(f)
             || tf.state.permanent_flags.is_empty() && tf.state.flags.is_empty()
         {
@@ -1382,26 +840,30 @@ async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec
                     body: &m.body,
                 })
                 .collect();
+            for m in &msgs {
+                tf.begin(&m.meta.fingerprint);
+            }
             let result = match session.as_mut() {
                 Some(s) => s.append_many(&tf.wire, &items).await,
-                None => continue,
+                None => Err(Error::Invalid("no target connection".into())),
             };
             drop(items);
             match result {
                 Ok(uids) => {
-                    for (m, uid) in msgs.iter().zip(uids) {
-                        record_copied(shared, m, uid);
+                    for ((m, uid), f) in msgs.iter().zip(uids).zip(&flags) {
+                        record_copied(shared, m, uid, f);
                     }
                 }
-                // Refused as a whole (one bad message spoils the transaction): one by one,
-                // so only the culprit fails.
-                Err(e) if !e.poisons_connection() && !e.is_retryable() => {
+                // Refused as a whole (one bad message spoils the transaction), or the server
+                // answered NO: nothing was stored. One by one, so only the culprit fails.
+                Err(e) if !e.poisons_connection() => {
                     for m in msgs {
+                        tf.end(&m.meta.fingerprint);
                         append_one(shared, session, m, false).await;
                     }
                 }
                 // The answer was lost: none or all were stored; look once, then send the rest.
-                Err(_) => match settle_lost_batch(shared, session, &tf, msgs).await {
+                Err(_) => match settle_lost_batch(shared, session, &tf, msgs, &flags).await {
                     Ok(left) => {
                         for m in left {
                             append_one(shared, session, m, false).await;
@@ -1438,6 +900,9 @@ async fn append_one(
     let mut last_error = String::new();
     loop {
         if attempt >= MAX_ATTEMPTS {
+            if in_doubt {
+                tf.end(&msg.meta.fingerprint);
+            }
             shared.fail(
                 msg.folder,
                 &msg.meta,
@@ -1455,6 +920,9 @@ async fn append_one(
                 Ok(s) => *session = Some(s),
                 Err(e) => {
                     if !e.is_retryable() {
+                        if in_doubt {
+                            tf.end(&msg.meta.fingerprint);
+                        }
                         shared.set_fatal(e);
                         return;
                     }
@@ -1469,29 +937,38 @@ async fn append_one(
             // The last APPEND's answer was lost with the connection: look before writing again.
             match landed(s, tf, &msg.meta.fingerprint).await {
                 Ok(true) => {
-                    record_copied(shared, &msg, None);
+                    record_copied(shared, &msg, None, &flags);
                     return;
                 }
-                Ok(false) => {}
+                Ok(false) => tf.end(&msg.meta.fingerprint),
                 Err(e) => {
                     last_error = e.to_string();
                     attempt += 1;
                     continue;
                 }
             }
+            in_doubt = false;
         }
+        tf.begin(&msg.meta.fingerprint);
         match s
             .append(&tf.wire, &flags, msg.internaldate.as_deref(), &msg.body)
             .await
         {
             Ok(done) => {
-                record_copied(shared, &msg, done.uid);
+                record_copied(shared, &msg, done.uid, &flags);
                 return;
             }
-            Err(e) if !e.poisons_connection() && !e.is_retryable() => {
-                // The target refused this message: record its words and go on.
-                shared.fail(msg.folder, &msg.meta, e.to_string());
-                return;
+            // The server answered: nothing was stored, so nothing is in doubt.
+            Err(e) if !e.poisons_connection() => {
+                tf.end(&msg.meta.fingerprint);
+                if !e.is_retryable() {
+                    // The target refused this message: record its words and go on.
+                    shared.fail(msg.folder, &msg.meta, e.to_string());
+                    return;
+                }
+                last_error = e.to_string();
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
             }
             Err(e) => {
                 last_error = e.to_string();
@@ -1502,17 +979,58 @@ async fn append_one(
     }
 }
 
-/// Whether a message with this fingerprint arrived above the pre-run UIDs more often than
-/// this run has recorded appending it.
-async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<bool> {
-    let seen = arrived(s, tf).await?;
-    Ok(seen.get(&base_fingerprint(fp)).copied().unwrap_or(0) > recorded(tf, fp))
+/// The part of a fingerprint that a server's byte changes leave alone (headers and body
+/// start): lost answers are settled on it, so a copy the server altered still counts.
+fn content_key(fp: &Fingerprint) -> String {
+    fp.0.split_once(':')
+        .map_or(fp.0.as_str(), |(_, rest)| rest)
+        .to_string()
 }
 
-/// How many messages of each (header) fingerprint sit above the UIDs present when the run
-/// began: what this run has put there, whether or not it heard the server's answer.
-async fn arrived(s: &mut Session, tf: &TargetFolder) -> Result<HashMap<Fingerprint, u32>> {
+impl TargetFolder {
+    fn count(map: &Mutex<HashMap<String, u32>>, fp: &Fingerprint) -> u32 {
+        map.lock()
+            .map(|m| m.get(&content_key(fp)).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// An APPEND of this content is about to be sent.
+    fn begin(&self, fp: &Fingerprint) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            *m.entry(content_key(fp)).or_insert(0) += 1;
+        }
+    }
+
+    /// An APPEND of this content is settled (stored, refused or given up).
+    fn end(&self, fp: &Fingerprint) {
+        if let Ok(mut m) = self.in_flight.lock()
+            && let Some(n) = m.get_mut(&content_key(fp))
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Whether the copies of this content above the pre-run UIDs can only be explained by
+    /// this message having arrived: more than this run has settled plus every other copy
+    /// still in flight (which may have landed too). In doubt: no, and it is sent again.
+    fn explains(&self, seen: &HashMap<String, u32>, fp: &Fingerprint) -> bool {
+        let others = Self::count(&self.in_flight, fp).saturating_sub(1);
+        let arrived = seen.get(&content_key(fp)).copied().unwrap_or(0);
+        arrived > Self::count(&self.appended, fp) + others
+    }
+}
+
+/// Whether this message arrived although the answer to its APPEND was lost.
+async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<bool> {
+    let seen = arrived(s, tf).await?;
+    Ok(tf.explains(&seen, fp))
+}
+
+/// How many messages of each content key sit above the UIDs present when the run began:
+/// what this run has put there, whether or not it heard the server's answer.
+async fn arrived(s: &mut Session, tf: &TargetFolder) -> Result<HashMap<String, u32>> {
     let mut seen = HashMap::new();
+    let mut uids = BTreeSet::new();
     let state = s.examine(&tf.wire).await?.clone();
     if state.exists == 0 {
         return Ok(seen);
@@ -1520,26 +1038,20 @@ async fn arrived(s: &mut Session, tf: &TargetFolder) -> Result<HashMap<Fingerpri
     let items = format!("(UID RFC822.SIZE {})", fingerprint::fetch_item());
     let from = tf.max_uid_before.saturating_add(1);
     s.uid_fetch(&format!("{from}:*"), &items, &mut |r| {
-        if r.uid.is_some_and(|u| u >= from) {
+        if let Some(u) = r.uid.filter(|u| *u >= from)
+            && uids.insert(u)
+        {
             let f = Fingerprint::from_fetch(
                 r.header.as_deref().unwrap_or_default(),
                 r.text.as_deref().unwrap_or_default(),
                 r.size.unwrap_or(0) as u64,
             );
-            *seen.entry(f).or_insert(0) += 1;
+            *seen.entry(content_key(&f)).or_insert(0) += 1;
         }
         Ok(())
     })
     .await?;
     Ok(seen)
-}
-
-/// Copies of this fingerprint the run has recorded as appended to the folder.
-fn recorded(tf: &TargetFolder, fp: &Fingerprint) -> u32 {
-    tf.appended
-        .lock()
-        .map(|m| m.get(&base_fingerprint(fp)).copied().unwrap_or(0))
-        .unwrap_or(0)
 }
 
 /// After a MULTIAPPEND whose answer was lost: one look at the target settles every message of
@@ -1550,6 +1062,7 @@ async fn settle_lost_batch(
     session: &mut Option<Session>,
     tf: &TargetFolder,
     msgs: Vec<Fetched>,
+    flags: &[Vec<String>],
 ) -> std::result::Result<Vec<Fetched>, Vec<Fetched>> {
     let Some(endpoint) = shared.target.as_ref() else {
         return Err(msgs);
@@ -1572,30 +1085,37 @@ async fn settle_lost_batch(
     };
     *session = Some(s);
     let mut left = Vec::new();
-    for m in msgs {
-        let base = base_fingerprint(&m.meta.fingerprint);
-        if seen.get(&base).copied().unwrap_or(0) > recorded(tf, &m.meta.fingerprint) {
-            record_copied(shared, &m, None);
+    for (m, f) in msgs.into_iter().zip(flags) {
+        if tf.explains(&seen, &m.meta.fingerprint) {
+            record_copied(shared, &m, None, f);
         } else {
+            tf.end(&m.meta.fingerprint);
             left.push(m);
         }
     }
     Ok(left)
 }
 
-fn record_copied(shared: &Shared, msg: &Fetched, target_uid: Option<(u32, u32)>) {
+/// Settles a stored copy: counted, recorded with the flags it was given, no longer in flight.
+fn record_copied(shared: &Shared, msg: &Fetched, target_uid: Option<(u32, u32)>, flags: &[String]) {
     let folder = &shared.folders[msg.folder];
-    if let Ok(mut m) = folder.target.appended.lock() {
-        *m.entry(base_fingerprint(&msg.meta.fingerprint))
-            .or_insert(0) += 1;
+    let tf = &folder.target;
+    if let Ok(mut m) = tf.appended.lock() {
+        *m.entry(content_key(&msg.meta.fingerprint)).or_insert(0) += 1;
     }
+    tf.end(&msg.meta.fingerprint);
     shared.checkpoint.record_done(checkpoint::Done {
         folder: folder.plan.source.clone(),
         uidvalidity: folder.plan.uidvalidity,
         uid: msg.meta.uid,
         fingerprint: msg.meta.fingerprint.0.clone(),
-        target_folder: folder.plan.target.clone(),
-        target_uid,
+        target_folder: tf.name.clone(),
+        target_uidvalidity: target_uid
+            .map(|t| t.0)
+            .or(tf.state.uidvalidity)
+            .unwrap_or(0),
+        target_uid: target_uid.map(|t| t.1),
+        flags: crate::flags::canonical_set(flags),
     });
     let bytes = msg.body.len() as u64;
     if let Ok(mut r) = folder.report.lock() {

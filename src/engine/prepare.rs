@@ -1,0 +1,628 @@
+//! Before copying: the folder plan (stored with the job and reused), target folders found or
+//! created, and, per target folder, one [`reconcile`] of the source messages against what the
+//! target holds. What it lacks is queued; copies already there get their flags brought over
+//! as the profile's flag policy says.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::{
+    BATCH_BYTES, BATCH_MESSAGES, Batch, FolderRun, PART_BYTES, RunOptions, TargetFolder,
+    blocking_err,
+};
+use crate::archive::ArchiveWriter;
+use crate::checkpoint::{self, Checkpoint};
+use crate::error::{Error, Result, Side};
+use crate::fingerprint::{self, Fingerprint, content_sha256};
+use crate::flags::{self, Change, FlagPolicy};
+use crate::imap::{Session, mutf7, uidset};
+use crate::mapping::ListedFolder;
+use crate::plan::{self, FolderPlan, SourceMessage};
+use crate::profile::Profile;
+use crate::progress::{Event, Progress};
+use crate::reconcile::{self, Identity, canonical_sha256};
+use crate::report::{FolderReport, Report};
+use crate::sides::{SourceSide, TargetSide, job_label};
+
+/// What the run starts from.
+pub(super) struct Prepared {
+    pub report: Report,
+    pub folders: Vec<FolderRun>,
+    pub queue: VecDeque<Batch>,
+    pub checkpoint: Checkpoint,
+    pub source: Option<Session>,
+    pub writer: Option<ArchiveWriter>,
+    pub left: u64,
+    pub bytes: u64,
+    pub present: u64,
+}
+
+/// One message a target folder holds.
+struct TargetMsg {
+    uid: u32,
+    identity: Identity,
+    flags: Vec<String>,
+}
+
+/// The target wire name for a decoded `/`-separated name.
+fn target_wire(name: &str, delimiter: &str) -> String {
+    if name.eq_ignore_ascii_case("INBOX") {
+        return "INBOX".into();
+    }
+    name.split('/')
+        .map(mutf7::encode)
+        .collect::<Vec<_>>()
+        .join(delimiter)
+}
+
+/// Every message of the selected target folder, and its highest UID.
+async fn read_target(session: &mut Session, exists: u32) -> Result<(Vec<TargetMsg>, u32)> {
+    let mut out: Vec<TargetMsg> = Vec::new();
+    let mut seen = BTreeSet::new();
+    if exists == 0 {
+        return Ok((out, 0));
+    }
+    let items = format!("(UID FLAGS RFC822.SIZE {})", fingerprint::fetch_item());
+    session
+        .uid_fetch("1:*", &items, &mut |r| {
+            if let (Some(uid), Some(size)) = (r.uid, r.size)
+                && seen.insert(uid)
+            {
+                out.push(TargetMsg {
+                    uid,
+                    identity: Identity::new(Fingerprint::from_fetch(
+                        r.header.as_deref().unwrap_or_default(),
+                        r.text.as_deref().unwrap_or_default(),
+                        size as u64,
+                    )),
+                    flags: r.flags.clone().unwrap_or_default(),
+                });
+            }
+            Ok(())
+        })
+        .await?;
+    let max = out.iter().map(|m| m.uid).max().unwrap_or(0);
+    Ok((out, max))
+}
+
+/// Exact and canonical SHA-256 of whole messages, by UID, in the selected folder.
+async fn body_hashes(
+    session: &mut Session,
+    uids: &[u32],
+) -> Result<HashMap<u32, (String, String)>> {
+    let mut out = HashMap::new();
+    for (set, _) in uidset::chunks(uids, 20) {
+        session
+            .uid_fetch(&set, "(UID BODY.PEEK[])", &mut |r| {
+                if let (Some(u), Some(b)) = (r.uid, r.body.as_ref()) {
+                    out.insert(u, (content_sha256(b), canonical_sha256(b)));
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(out)
+}
+
+/// The target folders of the plan, found or created, with what each holds.
+struct TargetState {
+    folder: Arc<TargetFolder>,
+    messages: Vec<TargetMsg>,
+    /// Message ids of an archive folder, in the order of `messages`.
+    archive: bool,
+}
+
+pub(super) async fn prepare(
+    profile: &Profile,
+    source_side: &SourceSide,
+    target_side: &TargetSide,
+    progress: &Arc<dyn Progress>,
+    opts: &RunOptions,
+    side: &mut Side,
+) -> Result<Prepared> {
+    let mut target: Option<Session> = None;
+    let mut writer: Option<ArchiveWriter> = None;
+
+    *side = Side::Target;
+    let (target_listing, delimiter) = match target_side {
+        TargetSide::Imap(ep) => {
+            let mut t = Session::connect(ep).await?;
+            let listing = plan::listing(&mut t, ep.provider).await?;
+            target = Some(t);
+            listing
+        }
+        TargetSide::Archive(a) => {
+            let dir = a.path.clone();
+            let (format, level) = (a.format, a.compression_level);
+            let w = if opts.dry_run && !dir.exists() {
+                None
+            } else {
+                Some(
+                    tokio::task::spawn_blocking(move || ArchiveWriter::open(&dir, format, level))
+                        .await
+                        .map_err(blocking_err)??,
+                )
+            };
+            let names = w.as_ref().map(|w| w.folders()).unwrap_or_default();
+            writer = w;
+            let listed = names
+                .iter()
+                .map(|n| plan::listed_from_store(n, None))
+                .collect();
+            (listed, "/".to_string())
+        }
+    };
+
+    let checkpoint = Checkpoint::open(&profile.state_dir, &job_label(source_side, target_side))?;
+    let stored = checkpoint.stored_plan()?;
+    *side = Side::Source;
+    let planned = plan::plan_job(
+        profile,
+        source_side,
+        target_side,
+        &target_listing,
+        stored.as_ref(),
+    )
+    .await?;
+    let mut plan = planned.plan;
+    plan::check_not_empty(&mut plan)?;
+    if !opts.dry_run {
+        checkpoint.save_plan(&planned.map.to_stored())?;
+    }
+    let mut source = planned.source;
+
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        warnings: plan.notes.clone(),
+        ..Default::default()
+    };
+    for f in &plan.folders {
+        for w in &f.warnings {
+            report.warnings.push(format!("{}: {w}", f.source));
+        }
+    }
+
+    *side = Side::Target;
+    if let Some(w) = writer.as_mut()
+        && !opts.dry_run
+    {
+        w.begin_run()?;
+    }
+    let mut targets: BTreeMap<String, TargetState> = BTreeMap::new();
+    for f in &plan.folders {
+        if targets.contains_key(&f.target) {
+            continue;
+        }
+        let state = open_target(
+            f,
+            target.as_mut(),
+            writer.as_mut(),
+            &target_listing,
+            &delimiter,
+            opts,
+            progress,
+            &mut report,
+        )
+        .await?;
+        targets.insert(f.target.clone(), state);
+    }
+
+    let mut prepared = Prepared {
+        report,
+        folders: Vec::new(),
+        queue: VecDeque::new(),
+        checkpoint,
+        source: None,
+        writer: None,
+        left: 0,
+        bytes: 0,
+        present: 0,
+    };
+    let policy = if target.is_some() {
+        profile.flags
+    } else {
+        // An archive is a record of the source: its flags follow the source's.
+        FlagPolicy::Mirror
+    };
+    let folders = plan.folders;
+    let mut runs: Vec<Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>> = Vec::new();
+    for fp in folders {
+        let report = FolderReport {
+            source: fp.source.clone(),
+            target: fp.target.clone(),
+            selected: fp.selected,
+            filtered: fp.filtered(),
+            ..Default::default()
+        };
+        runs.push(Some((fp, report, Vec::new())));
+    }
+    for (name, ts) in &mut targets {
+        let members: Vec<usize> = runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.as_ref().is_some_and(|r| r.0.target == *name))
+            .map(|(i, _)| i)
+            .collect();
+        settle_target(
+            &members,
+            &mut runs,
+            ts,
+            source.as_mut(),
+            target.as_mut(),
+            writer.as_mut(),
+            &prepared.checkpoint,
+            policy,
+            opts,
+            &mut prepared.report,
+        )
+        .await?;
+    }
+    for (idx, run) in runs.into_iter().enumerate() {
+        let Some((fp, mut folder_report, left)) = run else {
+            continue;
+        };
+        let Some(ts) = targets.get(&fp.target) else {
+            return Err(Error::Invalid(format!(
+                "no target folder for {}",
+                fp.source
+            )));
+        };
+        let bytes: u64 = left.iter().map(|m| m.size as u64).sum();
+        prepared.left += left.len() as u64;
+        prepared.bytes += bytes;
+        prepared.present += folder_report.already_present;
+        if opts.dry_run {
+            folder_report.copied = left.len() as u64;
+            folder_report.bytes = bytes;
+        }
+        let remaining = left.len() as u64;
+        if !opts.dry_run {
+            queue_batches(idx, left, &mut prepared.queue);
+        }
+        prepared.folders.push(FolderRun {
+            plan: fp,
+            target: ts.folder.clone(),
+            report: Mutex::new(folder_report),
+            flags_not_kept: Mutex::new(BTreeSet::new()),
+            remaining: AtomicU64::new(remaining),
+            started: Instant::now(),
+        });
+    }
+    if let Some(t) = target.take() {
+        t.logout().await;
+    }
+    prepared.source = source.take();
+    prepared.writer = writer;
+    Ok(prepared)
+}
+
+/// Finds or creates one target folder and reads what it holds.
+#[allow(clippy::too_many_arguments)]
+async fn open_target(
+    f: &FolderPlan,
+    target: Option<&mut Session>,
+    writer: Option<&mut ArchiveWriter>,
+    listing: &[ListedFolder],
+    delimiter: &str,
+    opts: &RunOptions,
+    progress: &Arc<dyn Progress>,
+    report: &mut Report,
+) -> Result<TargetState> {
+    let Some(t) = target else {
+        // An archive: what each folder holds comes from its manifest.
+        let mut messages = Vec::new();
+        if let Some(w) = writer {
+            let known = w.known(&f.target);
+            if known.is_empty() && !listing.iter().any(|l| l.name == f.target) {
+                report.created_folders.push(f.target.clone());
+                if !opts.dry_run {
+                    // Recorded now, so an empty folder is kept too.
+                    w.ensure_folder(&f.target, f.role)?;
+                }
+            }
+            for k in known {
+                messages.push(TargetMsg {
+                    uid: u32::try_from(k.id).unwrap_or(u32::MAX),
+                    identity: Identity {
+                        fingerprint: Fingerprint(k.fingerprint),
+                        sha256: (!k.sha256.is_empty()).then_some(k.sha256),
+                        canonical: None,
+                    },
+                    flags: k.flags,
+                });
+            }
+        } else {
+            report.created_folders.push(f.target.clone());
+        }
+        return Ok(TargetState {
+            folder: Arc::new(TargetFolder::new(
+                f.target.clone(),
+                f.target.clone(),
+                Default::default(),
+                0,
+            )),
+            messages,
+            archive: true,
+        });
+    };
+    let existing = listing
+        .iter()
+        .find(|l| l.name == f.target && l.selectable)
+        .map(|l| l.wire.clone());
+    let wire = match existing {
+        Some(w) => w,
+        None => {
+            let wire = target_wire(&f.target, delimiter);
+            report.created_folders.push(f.target.clone());
+            if opts.dry_run {
+                // Nothing there yet: everything selected would be copied.
+                return Ok(TargetState {
+                    folder: Arc::new(TargetFolder::new(
+                        f.target.clone(),
+                        wire,
+                        Default::default(),
+                        0,
+                    )),
+                    messages: Vec::new(),
+                    archive: false,
+                });
+            }
+            t.create(&wire).await?;
+            progress.event(Event::FolderCreated {
+                target: f.target.clone(),
+            });
+            wire
+        }
+    };
+    let state = if opts.dry_run {
+        t.examine(&wire).await?.clone()
+    } else {
+        t.select(&wire).await?.clone()
+    };
+    let (messages, max_uid) = read_target(t, state.exists).await?;
+    Ok(TargetState {
+        folder: Arc::new(TargetFolder::new(f.target.clone(), wire, state, max_uid)),
+        messages,
+        archive: false,
+    })
+}
+
+/// Reconciles every source folder that goes to one target folder against it: fills each
+/// folder's `already_present` and the messages left to copy, and brings flags over.
+#[allow(clippy::too_many_arguments)]
+async fn settle_target(
+    members: &[usize],
+    runs: &mut [Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>],
+    ts: &mut TargetState,
+    mut source: Option<&mut Session>,
+    mut target: Option<&mut Session>,
+    writer: Option<&mut ArchiveWriter>,
+    checkpoint: &Checkpoint,
+    policy: FlagPolicy,
+    opts: &RunOptions,
+    report: &mut Report,
+) -> Result<()> {
+    // Every source message headed here, as (run index, message).
+    let mut msgs: Vec<(usize, SourceMessage)> = Vec::new();
+    for &i in members {
+        if let Some((fp, _, _)) = runs[i].as_mut() {
+            for m in std::mem::take(&mut fp.chosen) {
+                msgs.push((i, m));
+            }
+        }
+    }
+    let mut src_ids: Vec<Identity> = msgs
+        .iter()
+        .map(|(_, m)| Identity::new(m.fingerprint.clone()))
+        .collect();
+    let uidvalidity = ts.folder.state.uidvalidity.unwrap_or(0);
+    let rows = if ts.archive {
+        Vec::new()
+    } else {
+        checkpoint.copies(&ts.folder.name, uidvalidity)?
+    };
+
+    // Look-alikes: settle by their bytes which ones the target has.
+    let ambiguous = reconcile::ambiguous(
+        &src_ids,
+        &ts.messages
+            .iter()
+            .map(|m| m.identity.clone())
+            .collect::<Vec<_>>(),
+    );
+    if !ambiguous.is_empty()
+        && let Some(s) = source.as_mut()
+    {
+        let wanted: BTreeSet<&Fingerprint> = ambiguous.iter().collect();
+        for &i in members {
+            let Some((fp, _, _)) = runs[i].as_ref() else {
+                continue;
+            };
+            let uids: Vec<u32> = msgs
+                .iter()
+                .filter(|(r, m)| *r == i && wanted.contains(&m.fingerprint))
+                .map(|(_, m)| m.uid)
+                .collect();
+            if uids.is_empty() {
+                continue;
+            }
+            s.examine(&fp.source_wire).await?;
+            let hashes = body_hashes(s, &uids).await?;
+            for (k, (r, m)) in msgs.iter().enumerate() {
+                if *r == i
+                    && let Some((sha, canon)) = hashes.get(&m.uid)
+                {
+                    src_ids[k].sha256 = Some(sha.clone());
+                    src_ids[k].canonical = Some(canon.clone());
+                }
+            }
+        }
+        if let Some(t) = target.as_mut() {
+            let uids: Vec<u32> = ts
+                .messages
+                .iter()
+                .filter(|m| wanted.contains(&m.identity.fingerprint))
+                .map(|m| m.uid)
+                .collect();
+            t.examine(&ts.folder.wire).await?;
+            let hashes = body_hashes(t, &uids).await?;
+            for m in &mut ts.messages {
+                if let Some((sha, canon)) = hashes.get(&m.uid) {
+                    m.identity.sha256 = Some(sha.clone());
+                    m.identity.canonical = Some(canon.clone());
+                }
+            }
+        }
+        tracing::info!(folder = %ts.folder.name, groups = ambiguous.len(), "told apart messages with equal headers by their bytes");
+    }
+
+    // Checkpoint rows as hints: (source, target) index pairs.
+    let by_uid: HashMap<u32, usize> = ts
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(k, m)| (m.uid, k))
+        .collect();
+    let row_of: HashMap<(String, u32, u32), &checkpoint::Done> = rows
+        .iter()
+        .map(|r| ((r.folder.clone(), r.uidvalidity, r.uid), r))
+        .collect();
+    let mut hints = Vec::new();
+    let mut given: Vec<Option<&checkpoint::Done>> = Vec::with_capacity(msgs.len());
+    for (k, (i, m)) in msgs.iter().enumerate() {
+        let row = runs[*i]
+            .as_ref()
+            .and_then(|(fp, _, _)| row_of.get(&(fp.source.clone(), fp.uidvalidity, m.uid)))
+            .copied();
+        if let Some(t) = row.and_then(|r| r.target_uid).and_then(|u| by_uid.get(&u)) {
+            hints.push((k, *t));
+        }
+        given.push(row);
+    }
+    let target_ids: Vec<Identity> = ts.messages.iter().map(|m| m.identity.clone()).collect();
+    let result = reconcile::reconcile(&src_ids, &target_ids, &hints);
+
+    // Copies already there: count them, record them, bring flags over.
+    let state = &ts.folder.state;
+    let keeps =
+        |f: &str| state.keeps_flag(f) || state.permanent_flags.is_empty() && state.flags.is_empty();
+    let mut adds: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+    let mut sets: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+    for &(k, t, _) in &result.pairs {
+        let (i, m) = &msgs[k];
+        let tm = &ts.messages[t];
+        let Some((fp, fr, _)) = runs[*i].as_mut() else {
+            continue;
+        };
+        fr.already_present += 1;
+        let row = given[k];
+        let change = flags::change(
+            policy,
+            &m.flags,
+            row.map(|r| r.flags.as_slice()),
+            &tm.flags,
+            &keeps,
+        );
+        match change {
+            Change::None => {}
+            Change::Add(f) => {
+                fr.flags_updated += 1;
+                adds.entry(f).or_default().push(tm.uid);
+            }
+            Change::Set(f) => {
+                fr.flags_updated += 1;
+                sets.entry(f).or_default().push(tm.uid);
+            }
+        }
+        if !opts.dry_run && !ts.archive {
+            // What the copy now holds from the source: later runs add only what the source
+            // gains after this. A row the run found (no record) keeps today's source flags.
+            let flags = match (policy, row) {
+                (FlagPolicy::Never, Some(r)) => r.flags.clone(),
+                _ => flags::canonical_set(&m.flags),
+            };
+            checkpoint.record_done(checkpoint::Done {
+                folder: fp.source.clone(),
+                uidvalidity: fp.uidvalidity,
+                uid: m.uid,
+                fingerprint: m.fingerprint.0.clone(),
+                target_folder: ts.folder.name.clone(),
+                target_uidvalidity: uidvalidity,
+                target_uid: Some(tm.uid),
+                flags,
+            });
+        }
+    }
+    if !opts.dry_run && (!adds.is_empty() || !sets.is_empty()) {
+        if let Some(t) = target.as_mut() {
+            t.select(&ts.folder.wire).await?;
+            for (f, uids) in &adds {
+                for (set, _) in uidset::chunks(uids, 500) {
+                    t.uid_add_flags(&set, f).await?;
+                }
+            }
+            for (f, uids) in &sets {
+                for (set, _) in uidset::chunks(uids, 500) {
+                    t.uid_store_flags(&set, f).await?;
+                }
+            }
+        } else if let Some(w) = writer {
+            for (f, ids) in &sets {
+                for id in ids {
+                    w.update_flags(&ts.folder.name, *id as u64, f.clone())?;
+                }
+            }
+        }
+    }
+    for &i in members {
+        if let Some((fp, _, _)) = runs[i].as_ref()
+            && !ts.archive
+            && checkpoint.renumbered(&fp.source, fp.uidvalidity)?
+        {
+            report.warnings.push(format!(
+                "{}: the server renumbered this folder (UIDVALIDITY changed); messages were re-identified by content",
+                fp.source
+            ));
+        }
+    }
+    let mut missing: Vec<Option<(usize, SourceMessage)>> = msgs.into_iter().map(Some).collect();
+    for k in result.missing {
+        if let Some((i, m)) = missing[k].take()
+            && let Some((_, _, left)) = runs[i].as_mut()
+        {
+            left.push(m);
+        }
+    }
+    Ok(())
+}
+
+/// Cuts a folder's messages into batches in UID order, bounded in count and bytes; a large
+/// message goes alone (it is fetched in parts).
+fn queue_batches(folder: usize, left: Vec<SourceMessage>, queue: &mut VecDeque<Batch>) {
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0u64;
+    let push = |batch: &mut Vec<SourceMessage>, queue: &mut VecDeque<Batch>| {
+        if !batch.is_empty() {
+            queue.push_back(Batch {
+                folder,
+                messages: std::mem::take(batch),
+            });
+        }
+    };
+    for m in left {
+        let size = m.size as u64;
+        if batch.len() >= BATCH_MESSAGES || batch_bytes + size > BATCH_BYTES || size > PART_BYTES {
+            push(&mut batch, queue);
+            batch_bytes = 0;
+        }
+        batch_bytes += size;
+        batch.push(m);
+        if size > PART_BYTES {
+            push(&mut batch, queue);
+            batch_bytes = 0;
+        }
+    }
+    push(&mut batch, queue);
+}
