@@ -32,7 +32,7 @@ pub enum Error {
     Secret(#[from] crate::profile::SecretError),
 
     #[error(transparent)]
-    Mapping(#[from] crate::mapping::MappingError),
+    Mapping(#[from] crate::profile::MappingError),
 
     #[error(transparent)]
     Archive(#[from] crate::archive::ArchiveError),

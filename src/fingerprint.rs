@@ -69,6 +69,30 @@ impl Fingerprint {
     }
 }
 
+/// A looser key than [`Fingerprint`]: the same header fields, and the body start with carriage
+/// returns dropped and, when `text` is the whole body, trailing whitespace ignored. Two copies
+/// with one key differ at most in what servers change on APPEND. Computed from the same FETCH
+/// items; kept apart from the fingerprint so stored fingerprints keep their meaning.
+pub fn loose_key(headers: &[u8], text: &[u8]) -> String {
+    let mut lines = selected_fields(headers);
+    lines.sort();
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(b"\0");
+    let mut start: Vec<u8> = text.iter().copied().filter(|&b| b != b'\r').collect();
+    if text.len() < TEXT_FETCH {
+        while start.last().is_some_and(|b| b" \t\n".contains(b)) {
+            start.pop();
+        }
+    }
+    start.truncate(TEXT_HASHED);
+    h.update(&start);
+    hex::encode(&h.finalize()[..12])
+}
+
 /// The header block of a raw message (up to the first empty line).
 pub fn header_block(raw: &[u8]) -> &[u8] {
     let mut i = 0;
@@ -229,6 +253,16 @@ mod tests {
         let lf: Vec<u8> = A.iter().copied().filter(|&b| b != b'\r').collect();
         assert_eq!(crlf_size(&lf), A.len() as u64);
         assert_eq!(Fingerprint::from_message(&lf), Fingerprint::from_message(A));
+    }
+
+    #[test]
+    fn loose_key_ignores_stray_crs_and_trailing_whitespace() {
+        let h = b"Subject: x\r\n\r\n";
+        assert_eq!(
+            loose_key(h, b"line\r\r\nend\r\n\r\n"),
+            loose_key(h, b"line\r\nend")
+        );
+        assert_ne!(loose_key(h, b"line\r\nend"), loose_key(h, b"line\r\nEnd"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod checkpoint;
+pub mod dates;
 pub mod doctor;
 pub mod engine;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod reconcile;
 pub mod report;
 pub mod secret;
 pub mod sides;
+pub mod text;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::archive::StoredFolder;
 use crate::checkpoint::StoredPlan;
+use crate::dates::parse_internaldate;
 use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint};
 use crate::folders::{self, FolderMap, PlannedFolder};
@@ -31,6 +32,8 @@ pub struct SourceMessage {
     /// INTERNALDATE as the source printed it.
     pub internaldate: Option<String>,
     pub fingerprint: Fingerprint,
+    /// [`fingerprint::loose_key`], for IMAP sources.
+    pub loose: Option<String>,
     pub message_id: Option<String>,
     /// The attachment filter could not decide from BODYSTRUCTURE; decide from the body.
     pub undecided: bool,
@@ -120,11 +123,6 @@ pub async fn list_folders(
             )
         })
         .collect())
-}
-
-/// Parses an INTERNALDATE (`07-Jul-2021 02:44:25 +0800`, day may be space-padded).
-pub fn parse_internaldate(s: &str) -> Option<DateTime<FixedOffset>> {
-    DateTime::parse_from_str(s.trim(), "%d-%b-%Y %H:%M:%S %z").ok()
 }
 
 /// Why a message is left out, or that it is taken.
@@ -295,6 +293,10 @@ pub async fn scan_folder(
                     r.text.as_deref().unwrap_or_default(),
                     size as u64,
                 ),
+                loose: Some(fingerprint::loose_key(
+                    &headers,
+                    r.text.as_deref().unwrap_or_default(),
+                )),
                 message_id: fingerprint::message_id(&headers),
                 undecided: decision == Decision::Undecided,
             });
@@ -414,6 +416,7 @@ pub fn from_store(stored: Vec<StoredFolder>, map: &FolderMap, filters: &Filters)
                 flags: m.meta.flags,
                 internaldate: m.meta.internaldate,
                 fingerprint: Fingerprint(m.meta.fingerprint),
+                loose: None,
                 message_id: m.meta.message_id,
                 undecided: decision == Decision::Undecided,
             });
@@ -556,10 +559,10 @@ pub async fn for_sides(
 /// The human table of a plan.
 pub fn render(plan: &Plan) -> String {
     use std::fmt::Write as _;
-    let human = crate::report::human_bytes;
+    let human = crate::text::human_bytes;
     let mut out = String::new();
-    let pad = crate::report::pad;
-    let w = crate::report::name_width(
+    let pad = crate::text::pad;
+    let w = crate::text::name_width(
         plan.folders
             .iter()
             .flat_map(|f| [f.source.as_str(), f.target.as_str()]),

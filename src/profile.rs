@@ -105,6 +105,29 @@ pub struct ImapAccount {
     pub allow_insecure: bool,
 }
 
+/// A `folders:` rule that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error("folders.{list}: pattern {pattern:?} is not a valid glob: {detail}")]
+    BadGlob {
+        list: &'static str,
+        pattern: String,
+        detail: String,
+    },
+    #[error(
+        "folders.map: {key:?} -> {target:?}: {reason}. Write target folders as decoded names separated by '/', e.g. \"Projects/Work\""
+    )]
+    BadTarget {
+        key: String,
+        target: String,
+        reason: &'static str,
+    },
+    #[error(
+        "folders.map: unknown role key {key:?}; role keys are \\Inbox, \\Sent, \\Drafts, \\Trash, \\Junk, \\Archive, \\All, \\Flagged"
+    )]
+    UnknownRole { key: String },
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct FolderRules {
     /// Globs on decoded folder names; empty means everything.

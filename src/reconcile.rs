@@ -27,6 +27,8 @@ pub struct Identity {
     pub sha256: Option<String>,
     /// SHA-256 of the canonical form (see [`canonical_sha256`]), when read.
     pub canonical: Option<String>,
+    /// [`crate::fingerprint::loose_key`], where the side's FETCH data gave it.
+    pub loose: Option<String>,
 }
 
 impl Identity {
@@ -35,6 +37,7 @@ impl Identity {
             fingerprint,
             sha256: None,
             canonical: None,
+            loose: None,
         }
     }
 }
@@ -87,7 +90,8 @@ fn exact(s: &Identity, t: &Identity) -> bool {
 fn changed(s: &Identity, t: &Identity) -> Option<Match> {
     let (ss, sc) = split(&s.fingerprint);
     let (ts, tc) = split(&t.fingerprint);
-    if sc != tc || ss.abs_diff(ts) > size_tolerance(ss) || !agree(&s.canonical, &t.canonical) {
+    let same_content = sc == tc || (s.loose.is_some() && s.loose == t.loose);
+    if !same_content || ss.abs_diff(ts) > size_tolerance(ss) || !agree(&s.canonical, &t.canonical) {
         return None;
     }
     Some(Match::Changed {
@@ -130,6 +134,9 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
                 .entry(split(&t.fingerprint).1)
                 .or_default()
                 .push(ti);
+            if let Some(l) = &t.loose {
+                by_content.entry(l).or_default().push(ti);
+            }
         }
     }
 
@@ -159,11 +166,12 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
             continue;
         }
         let size = split(&s.fingerprint).0;
-        let Some(cands) = by_content.get(split(&s.fingerprint).1) else {
-            continue;
-        };
-        let pick = cands
-            .iter()
+        let keys = [Some(split(&s.fingerprint).1), s.loose.as_deref()];
+        let pick = keys
+            .into_iter()
+            .flatten()
+            .filter_map(|k| by_content.get(k))
+            .flatten()
             .copied()
             .filter(|&ti| t_free[ti])
             .filter_map(|ti| changed(s, &target[ti]).map(|m| (ti, m)))
@@ -303,6 +311,16 @@ mod tests {
         // Exact copies are taken before changed ones.
         let r = reconcile(&[id("1000:abc")], &[id("999:abc"), id("1000:abc")], &[]);
         assert_eq!(r.pairs, vec![(0, 1, Match::Exact)]);
+    }
+
+    #[test]
+    fn a_loose_key_matches_a_copy_whose_body_start_changed() {
+        let mut a = id("1000:abc");
+        a.loose = Some("L".into());
+        let mut b = id("998:xyz");
+        b.loose = Some("L".into());
+        let r = reconcile(&[a], &[b], &[]);
+        assert_eq!(r.pairs, vec![(0, 0, Match::Changed { size_delta: -2 })]);
     }
 
     #[test]

@@ -246,6 +246,8 @@ pub struct Item {
     pub message_id: Option<String>,
     /// SHA-256 of the canonical form, with `deep` (see [`reconcile::canonical_sha256`]).
     pub canonical: Option<String>,
+    /// [`fingerprint::loose_key`], for IMAP sides.
+    pub loose: Option<String>,
 }
 
 /// How source and target items of one folder pair up. Indexes point into the slices given
@@ -288,7 +290,10 @@ fn same_flags(a: &[String], b: &[String]) -> bool {
 pub fn same_instant(source: Option<&str>, target: Option<&str>) -> bool {
     let Some(s) = source else { return true };
     let Some(t) = target else { return false };
-    match (plan::parse_internaldate(s), plan::parse_internaldate(t)) {
+    match (
+        crate::dates::parse_internaldate(s),
+        crate::dates::parse_internaldate(t),
+    ) {
         (Some(a), Some(b)) => a == b,
         (None, None) => s.trim() == t.trim(),
         _ => false,
@@ -304,6 +309,7 @@ pub fn compare(source: &[Item], target: &[Item], keeps: &dyn Fn(&str) -> bool) -
         fingerprint: Fingerprint(i.fingerprint.clone()),
         sha256: (i.key != i.fingerprint).then(|| i.key.clone()),
         canonical: i.canonical.clone(),
+        loose: i.loose.clone(),
     };
     let src_ids: Vec<Identity> = source.iter().map(identity).collect();
     let dst_ids: Vec<Identity> = target.iter().map(identity).collect();
@@ -696,6 +702,7 @@ async fn imap_source_folder(
             uid: Some(m.uid),
             key: m.fingerprint.0.clone(),
             fingerprint: m.fingerprint.0,
+            loose: m.loose,
             size: m.size as u64,
             flags: m.flags,
             internaldate: m.internaldate,
@@ -812,6 +819,10 @@ async fn imap_target_folder(
                         internaldate: r.internaldate,
                         message_id: fingerprint::message_id(&headers),
                         canonical: None,
+                        loose: Some(fingerprint::loose_key(
+                            &headers,
+                            r.text.as_deref().unwrap_or_default(),
+                        )),
                     });
                     Ok(())
                 })
@@ -912,6 +923,7 @@ fn store_folder(
             internaldate: meta.internaldate.clone(),
             message_id: meta.message_id.clone(),
             canonical,
+            loose: None,
         });
     }
     Ok(scan)
@@ -1476,7 +1488,7 @@ impl Verdict {
     /// The human table, then up to `examples` examples of each kind of problem.
     pub fn render(&self, examples: usize) -> String {
         let mut out = String::new();
-        let w = crate::report::name_width(
+        let w = crate::text::name_width(
             self.folders
                 .iter()
                 .flat_map(|f| [f.source.as_str(), f.target.as_str()]),
@@ -1619,7 +1631,7 @@ fn example(p: &Problem) -> String {
     s
 }
 
-use crate::report::pad;
+use crate::text::pad;
 
 #[cfg(test)]
 mod tests {
@@ -1637,6 +1649,7 @@ mod tests {
             internaldate: date.map(str::to_string),
             message_id: Some(format!("<{key}@x>")),
             canonical: None,
+            loose: None,
         }
     }
 

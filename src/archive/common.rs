@@ -256,9 +256,7 @@ pub(crate) fn format_internaldate(dt: DateTime<FixedOffset>) -> String {
     dt.format("%d-%b-%Y %H:%M:%S %z").to_string()
 }
 
-pub(crate) fn parse_internaldate(s: &str) -> Option<DateTime<FixedOffset>> {
-    crate::plan::parse_internaldate(s)
-}
+pub(crate) use crate::dates::parse_internaldate;
 
 /// The `Date:` header as an INTERNALDATE, when it parses.
 pub(crate) fn date_header(headers: &[u8]) -> Option<DateTime<FixedOffset>> {

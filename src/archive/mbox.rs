@@ -872,7 +872,7 @@ mod tests {
         assert_eq!(format_internaldate(d), "07-Jul-2021 18:44:25 +0800");
         assert!(parse_from_line(b"From the start, it was clear.\n").is_none());
         assert!(parse_from_line(b"From me to you on Mon\n").is_none());
-        let ours = from_line(crate::plan::parse_internaldate(
+        let ours = from_line(crate::dates::parse_internaldate(
             "07-Jul-2021 02:44:25 +0800",
         ));
         assert_eq!(

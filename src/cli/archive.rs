@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use mailferry::report::{human_bytes, name_width, pad};
+use mailferry::text::{human_bytes, name_width, pad};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -111,7 +111,7 @@ impl Progress for Display {
             } => {
                 overall.set_length(total);
                 overall.set_position(done);
-                overall.set_message(mailferry::report::human_bytes(bytes));
+                overall.set_message(mailferry::text::human_bytes(bytes));
                 match &event {
                     Event::FolderStarted {
                         source, messages, ..
@@ -179,7 +179,7 @@ impl Progress for Display {
                         let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
                         Some(format!(
                             "{done}/{total} messages, {}, {rate:.0} msg/s",
-                            mailferry::report::human_bytes(bytes)
+                            mailferry::text::human_bytes(bytes)
                         ))
                     }
                     _ => None,

@@ -1129,3 +1129,45 @@ fn record_copied(shared: &Shared, msg: &Fetched, target_uid: Option<(u32, u32)>,
     });
     shared.finish_one(msg.folder);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder() -> TargetFolder {
+        TargetFolder::new("INBOX".into(), "INBOX".into(), Default::default(), 0)
+    }
+
+    fn seen(n: u32) -> HashMap<String, u32> {
+        [("abc".to_string(), n)].into()
+    }
+
+    #[test]
+    fn a_lost_answer_counts_identical_copies_in_flight() {
+        // The same message twice (two source folders into one target), sent by two workers.
+        let tf = folder();
+        let fp = Fingerprint("100:abc".into());
+        tf.begin(&fp);
+        tf.begin(&fp);
+        // One copy arrived, the other worker has not heard back: it may be the other's.
+        assert!(!tf.explains(&seen(1), &fp));
+        // Both arrived: this one is there.
+        assert!(tf.explains(&seen(2), &fp));
+        // The other worker settles its copy; one arrival is then only its own.
+        if let Ok(mut m) = tf.appended.lock() {
+            m.insert("abc".into(), 1);
+        }
+        tf.end(&fp);
+        assert!(!tf.explains(&seen(1), &fp));
+        assert!(tf.explains(&seen(2), &fp));
+    }
+
+    #[test]
+    fn a_copy_the_server_changed_still_settles_a_lost_answer() {
+        let tf = folder();
+        tf.begin(&Fingerprint("100:abc".into()));
+        // Stored one byte shorter: the same content key.
+        assert!(tf.explains(&seen(1), &Fingerprint("100:abc".into())));
+        assert_eq!(content_key(&Fingerprint("99:abc".into())), "abc");
+    }
+}

@@ -72,11 +72,17 @@ async fn read_target(session: &mut Session, exists: u32) -> Result<(Vec<TargetMs
             {
                 out.push(TargetMsg {
                     uid,
-                    identity: Identity::new(Fingerprint::from_fetch(
-                        r.header.as_deref().unwrap_or_default(),
-                        r.text.as_deref().unwrap_or_default(),
-                        size as u64,
-                    )),
+                    identity: Identity {
+                        loose: Some(fingerprint::loose_key(
+                            r.header.as_deref().unwrap_or_default(),
+                            r.text.as_deref().unwrap_or_default(),
+                        )),
+                        ..Identity::new(Fingerprint::from_fetch(
+                            r.header.as_deref().unwrap_or_default(),
+                            r.text.as_deref().unwrap_or_default(),
+                            size as u64,
+                        ))
+                    },
                     flags: r.flags.clone().unwrap_or_default(),
                 });
             }
@@ -329,6 +335,7 @@ async fn open_target(
                         fingerprint: Fingerprint(k.fingerprint),
                         sha256: (!k.sha256.is_empty()).then_some(k.sha256),
                         canonical: None,
+                        loose: None,
                     },
                     flags: k.flags,
                 });
@@ -415,7 +422,10 @@ async fn settle_target(
     }
     let mut src_ids: Vec<Identity> = msgs
         .iter()
-        .map(|(_, m)| Identity::new(m.fingerprint.clone()))
+        .map(|(_, m)| Identity {
+            loose: m.loose.clone(),
+            ..Identity::new(m.fingerprint.clone())
+        })
         .collect();
     let uidvalidity = ts.folder.state.uidvalidity.unwrap_or(0);
     let rows = if ts.archive {
