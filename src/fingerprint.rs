@@ -124,17 +124,64 @@ pub fn body_start(raw: &[u8]) -> &[u8] {
     }
 }
 
+/// A message as IMAP serves it, seen through bytes fed in pieces: every bare LF counts as
+/// CRLF. Gives its size and, when asked, its SHA-256. The one place that does this sum, for
+/// whole messages ([`crlf_size`], [`content_sha256`]) and streamed ones (archives).
+#[derive(Clone)]
+pub struct CrlfView {
+    size: u64,
+    last: u8,
+    sha: Option<Sha256>,
+}
+
+impl CrlfView {
+    pub fn new(hash: bool) -> CrlfView {
+        CrlfView {
+            size: 0,
+            last: 0,
+            sha: hash.then(Sha256::new),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        let mut start = 0;
+        for (i, &b) in data.iter().enumerate() {
+            let prev = if i == 0 { self.last } else { data[i - 1] };
+            if b == b'\n' && prev != b'\r' {
+                self.size += 1;
+                if let Some(h) = self.sha.as_mut() {
+                    h.update(&data[start..i]);
+                    h.update(b"\r");
+                    start = i;
+                }
+            }
+        }
+        if let Some(h) = self.sha.as_mut() {
+            h.update(&data[start..]);
+        }
+        self.size += data.len() as u64;
+        if let Some(&b) = data.last() {
+            self.last = b;
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The SHA-256, hex; empty when not asked for.
+    pub fn sha256(self) -> String {
+        self.sha
+            .map(|h| hex::encode(h.finalize()))
+            .unwrap_or_default()
+    }
+}
+
 /// The size IMAP reports for a message: bare LF counts as CRLF.
 pub fn crlf_size(raw: &[u8]) -> u64 {
-    let mut n = raw.len() as u64;
-    let mut prev = 0u8;
-    for &b in raw {
-        if b == b'\n' && prev != b'\r' {
-            n += 1;
-        }
-        prev = b;
-    }
-    n
+    let mut v = CrlfView::new(false);
+    v.update(raw);
+    v.size()
 }
 
 /// `name:value` of each selected field, unfolded, name lowercased, whitespace collapsed.
@@ -208,17 +255,9 @@ pub fn summary_fields(headers: &[u8]) -> (Option<String>, Option<String>, Option
 /// SHA-256 of a whole message as IMAP would send it: a bare LF counts as CRLF, so an LF copy
 /// in an archive equals the CRLF copy a server returns.
 pub fn content_sha256(raw: &[u8]) -> String {
-    let mut h = Sha256::new();
-    let mut start = 0;
-    for (i, &b) in raw.iter().enumerate() {
-        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-            h.update(&raw[start..i]);
-            h.update(b"\r\n");
-            start = i + 1;
-        }
-    }
-    h.update(&raw[start..]);
-    hex::encode(h.finalize())
+    let mut v = CrlfView::new(true);
+    v.update(raw);
+    v.sha256()
 }
 
 #[cfg(test)]
@@ -263,6 +302,21 @@ mod tests {
             loose_key(h, b"line\r\nend")
         );
         assert_ne!(loose_key(h, b"line\r\nend"), loose_key(h, b"line\r\nEnd"));
+    }
+
+    #[test]
+    fn streamed_pieces_give_what_the_whole_gives() {
+        let raw = b"a\nb\r\nc\n\nd\r\r\n";
+        for cut in 0..raw.len() {
+            let mut v = CrlfView::new(true);
+            v.update(&raw[..cut]);
+            v.update(&raw[cut..]);
+            assert_eq!(v.size(), crlf_size(raw));
+            assert_eq!(v.sha256(), content_sha256(raw));
+        }
+        let crlf: Vec<u8> = b"a\r\nb\r\nc\r\n\r\nd\r\r\n".to_vec();
+        assert_eq!(content_sha256(raw), content_sha256(&crlf));
+        assert_eq!(crlf_size(raw), crlf.len() as u64);
     }
 
     #[test]

@@ -36,11 +36,15 @@ pub fn canonical(flag: &str) -> Option<String> {
     Some(flag.to_string())
 }
 
-/// A flag set in canonical form: sorted, without duplicates or `\Recent`.
+/// A flag set in canonical form: sorted, without `\Recent`, and without duplicates (flags
+/// are case-insensitive in IMAP; a keyword keeps its first spelling).
 pub fn canonical_set<S: AsRef<str>>(flags: &[S]) -> Vec<String> {
-    let mut out: Vec<String> = flags.iter().filter_map(|f| canonical(f.as_ref())).collect();
+    let mut seen = std::collections::BTreeMap::new();
+    for f in flags.iter().filter_map(|f| canonical(f.as_ref())) {
+        seen.entry(f.to_ascii_lowercase()).or_insert(f);
+    }
+    let mut out: Vec<String> = seen.into_values().collect();
     out.sort();
-    out.dedup();
     out
 }
 
@@ -109,7 +113,14 @@ mod tests {
     #[test]
     fn canonical_spelling() {
         assert_eq!(
-            canonical_set(&["\\SEEN", "$Work", "\\Recent", "\\seen", "\\flagged"]),
+            canonical_set(&[
+                "\\SEEN",
+                "$Work",
+                "\\Recent",
+                "\\seen",
+                "\\flagged",
+                "$work"
+            ]),
             v(&["$Work", "\\Flagged", "\\Seen"])
         );
     }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod flags;
 pub mod folders;
+pub mod globs;
 pub mod imap;
 pub mod mapping;
 pub mod plan;

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 
 use crate::profile::FolderRules;
 use crate::providers::{Provider, Role, role_from_name};
@@ -130,18 +130,15 @@ impl Patterns {
         let mut set = GlobSetBuilder::new();
         let mut inbox = GlobSetBuilder::new();
         for pattern in patterns {
-            let glob = glob_syntax(&canonical_inbox(pattern.trim()));
+            let glob = canonical_inbox(pattern.trim());
             for (builder, ci) in [(&mut set, false), (&mut inbox, true)] {
-                let g = GlobBuilder::new(&glob)
-                    .literal_separator(false)
-                    .backslash_escape(true)
-                    .case_insensitive(ci)
-                    .build()
-                    .map_err(|e| MappingError::BadGlob {
+                let g = crate::globs::folder_glob(&glob, ci).map_err(|detail| {
+                    MappingError::BadGlob {
                         list,
                         pattern: pattern.clone(),
-                        detail: e.kind().to_string(),
-                    })?;
+                        detail,
+                    }
+                })?;
                 builder.add(g);
             }
         }
@@ -163,29 +160,6 @@ impl Patterns {
             .iter()
             .any(|n| self.set.is_match(n) || (*n == "INBOX" && self.inbox.is_match(n)))
     }
-}
-
-/// Brackets are literal: Gmail's `[Gmail]/Spam` is a name, not a character class. `*`, `?`
-/// and `{a,b}` keep their glob meaning.
-fn glob_syntax(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 4);
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                out.push('\\');
-                if let Some(next) = chars.next() {
-                    out.push(next);
-                }
-            }
-            '[' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Spells a leading INBOX component `INBOX` (IMAP treats it case-insensitively).

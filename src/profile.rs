@@ -1011,39 +1011,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Whether `pattern` compiles the way `mapping` compiles folder globs (brackets literal, `\\`
-/// escapes, `*` crosses `/`), so a profile that loads also maps.
+/// Whether `pattern` compiles as a folder glob (the one compiler the folder rules use).
 fn check_glob(pattern: &str) -> Result<(), String> {
-    let mut glob = String::with_capacity(pattern.len() + 4);
-    let mut chars = pattern.trim().chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                glob.push('\\');
-                if let Some(next) = chars.next() {
-                    glob.push(next);
-                }
-            }
-            '[' | ']' => {
-                glob.push('\\');
-                glob.push(c);
-            }
-            _ => glob.push(c),
-        }
-    }
-    globset::GlobBuilder::new(&glob)
-        .literal_separator(false)
-        .backslash_escape(true)
-        .build()
-        .map(|_| ())
-        .map_err(|e| {
-            // globset suggests `[{]`, which is a literal bracket pair in our syntax.
-            let kind = e.kind().to_string();
-            kind.split(" (maybe escape")
-                .next()
-                .unwrap_or(&kind)
-                .to_owned()
-        })
+    crate::globs::folder_glob(pattern.trim(), false).map(|_| ())
 }
 
 fn is_loopback(host: &str) -> bool {

@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("dates", 0),
     ("fingerprint", 0),
     ("flags", 0),
+    ("globs", 0),
     ("imap::bodystructure", 0),
     ("imap::mutf7", 0),
     ("imap::uidset", 0),

@@ -73,8 +73,7 @@ impl Digest {
 pub(crate) struct RawDigest {
     sha: Sha256,
     size: u64,
-    crlf_size: u64,
-    last: u8,
+    crlf: fingerprint::CrlfView,
     head: Vec<u8>,
 }
 
@@ -83,8 +82,7 @@ impl RawDigest {
         RawDigest {
             sha: Sha256::new(),
             size: 0,
-            crlf_size: 0,
-            last: 0,
+            crlf: fingerprint::CrlfView::new(false),
             head: Vec::new(),
         }
     }
@@ -95,17 +93,8 @@ impl RawDigest {
         }
         self.sha.update(data);
         self.size += data.len() as u64;
-        // IMAP's size counts a bare LF as CRLF (see fingerprint::crlf_size).
-        let mut prev = self.last;
-        let mut bare = 0u64;
-        for &b in data {
-            if b == b'\n' && prev != b'\r' {
-                bare += 1;
-            }
-            prev = b;
-        }
-        self.crlf_size += data.len() as u64 + bare;
-        self.last = prev;
+        // IMAP's size counts a bare LF as CRLF.
+        self.crlf.update(data);
         if self.head.len() < HEAD_CAP {
             let take = (HEAD_CAP - self.head.len()).min(data.len());
             self.head.extend_from_slice(&data[..take]);
@@ -121,7 +110,7 @@ impl RawDigest {
         } else {
             &[]
         };
-        let fingerprint = Fingerprint::from_fetch(headers, text, self.crlf_size).0;
+        let fingerprint = Fingerprint::from_fetch(headers, text, self.crlf.size()).0;
         let message_id = fingerprint::message_id(headers);
         Digest {
             size: self.size,
