@@ -190,10 +190,11 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
 }
 
 /// Fingerprints whose messages cannot be told apart without their bytes: more source copies
-/// than target copies, and some on the target. Their SHA-256 settles which ones are there.
+/// than target copies, and some on the target. Their SHA-256 on both sides settles which ones
+/// are there.
 pub fn ambiguous(source: &[Identity], target: &[Identity]) -> Vec<Fingerprint> {
     let mut counts: HashMap<&Fingerprint, (usize, usize)> = HashMap::new();
-    for s in source.iter().filter(|s| s.sha256.is_none()) {
+    for s in source {
         counts.entry(&s.fingerprint).or_default().0 += 1;
     }
     for t in target {

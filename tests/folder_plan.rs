@@ -391,3 +391,57 @@ fn a_copy_the_server_changed_is_present_not_copied_again() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. Look-alikes from a store are told apart by their bytes too
+
+#[test]
+fn a_restore_tells_lookalikes_apart_by_their_bytes() {
+    let d = dovecot();
+    let dst = d.new_user("alike-dst");
+    // Equal header fields, equal size, bodies equal for their first 300 bytes.
+    let body = |tail: &str| {
+        format!(
+            "From: a@163.com\nSubject: monthly report\nMessage-ID: <report@x>\nDate: Mon, 4 Mar 2024 10:00:00 +0800\n\n{}\nend {tail}\n",
+            "x".repeat(300)
+        )
+    };
+    let (a, b) = (body("AAAA"), body("BBBB"));
+    let dir = tempfile::tempdir().unwrap();
+    let mbox = dir.path().join("INBOX.mbox");
+    std::fs::write(
+        &mbox,
+        format!("From a@163.com Mon Mar  4 10:00:00 2024\n{a}\nFrom a@163.com Mon Mar  4 10:00:00 2024\n{b}\n"),
+    )
+    .unwrap();
+    // The target already holds B (as a server serves it, CRLF).
+    dst.append("INBOX", b.replace('\n', "\r\n").as_bytes(), &[], None);
+    let restore = archive_job(
+        dir.path(),
+        &format!("  mbox: {}\n", mbox.display()),
+        &imap_side(&dst, "DST"),
+    );
+    let (code, report) = run_profile(&restore, &[("DST", dst.password.as_str())]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        (
+            report["copied"].as_u64(),
+            report["already_present"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{report:#}"
+    );
+    let mut tails: Vec<String> = dst
+        .messages("INBOX")
+        .iter()
+        .map(|m| {
+            String::from_utf8_lossy(&m.body)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    tails.sort();
+    assert_eq!(tails, vec!["end AAAA", "end BBBB"]);
+}

@@ -12,7 +12,7 @@ use super::{
     BATCH_BYTES, BATCH_MESSAGES, Batch, FolderRun, PART_BYTES, RunOptions, TargetFolder,
     blocking_err,
 };
-use crate::archive::ArchiveWriter;
+use crate::archive::{ArchiveWriter, MessageStore};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::{Error, Result, Side};
 use crate::fingerprint::{self, Fingerprint, content_sha256};
@@ -251,11 +251,16 @@ pub(super) async fn prepare(
             .filter(|(_, r)| r.as_ref().is_some_and(|r| r.0.target == *name))
             .map(|(i, _)| i)
             .collect();
+        let reader = match (source.as_mut(), source_side) {
+            (Some(s), _) => Reader::Imap(s),
+            (None, SourceSide::Store { store, .. }) => Reader::Store(store.clone()),
+            (None, SourceSide::Imap(_)) => Reader::None,
+        };
         settle_target(
             &members,
             &mut runs,
             ts,
-            source.as_mut(),
+            reader,
             target.as_mut(),
             writer.as_mut(),
             &prepared.checkpoint,
@@ -396,6 +401,98 @@ async fn open_target(
     })
 }
 
+/// Where source messages can be read again, to hash look-alikes.
+enum Reader<'a> {
+    Imap(&'a mut Session),
+    Store(Arc<dyn MessageStore>),
+    None,
+}
+
+/// Headers, size and body start cannot tell apart messages that differ further on. Where such
+/// a group is partly on the target, the bytes decide which ones are there: every message of the
+/// group, on both sides, gets its SHA-256 (as IMAP serves it) and canonical SHA-256.
+async fn tell_lookalikes_apart(
+    runs: &[Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>],
+    msgs: &[(usize, SourceMessage)],
+    src_ids: &mut [Identity],
+    ts: &mut TargetState,
+    mut source: Reader<'_>,
+    target: Option<&mut Session>,
+) -> Result<()> {
+    let target_ids: Vec<Identity> = ts.messages.iter().map(|m| m.identity.clone()).collect();
+    let ambiguous = reconcile::ambiguous(src_ids, &target_ids);
+    if ambiguous.is_empty() {
+        return Ok(());
+    }
+    let wanted: BTreeSet<&Fingerprint> = ambiguous.iter().collect();
+    // Source messages to hash, by run (source folder).
+    let mut by_run: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (k, (r, m)) in msgs.iter().enumerate() {
+        if wanted.contains(&m.fingerprint) {
+            by_run.entry(*r).or_default().push(k);
+        }
+    }
+    for (r, ks) in by_run {
+        let Some((fp, _, _)) = runs[r].as_ref() else {
+            continue;
+        };
+        let uids: Vec<u32> = ks.iter().map(|&k| msgs[k].1.uid).collect();
+        let hashes = match &mut source {
+            Reader::Imap(session) => {
+                let session: &mut Session = session;
+                session.examine(&fp.source_wire).await?;
+                body_hashes(session, &uids).await?
+            }
+            Reader::Store(store) => {
+                let (store, folder) = (store.clone(), fp.source_wire.clone());
+                let ids = uids.clone();
+                tokio::task::spawn_blocking(move || store_hashes(store.as_ref(), &folder, &ids))
+                    .await
+                    .map_err(blocking_err)??
+            }
+            Reader::None => HashMap::new(),
+        };
+        for &k in &ks {
+            if let Some((sha, canon)) = hashes.get(&msgs[k].1.uid) {
+                src_ids[k].sha256 = Some(sha.clone());
+                src_ids[k].canonical = Some(canon.clone());
+            }
+        }
+    }
+    if let Some(t) = target {
+        let uids: Vec<u32> = ts
+            .messages
+            .iter()
+            .filter(|m| wanted.contains(&m.identity.fingerprint))
+            .map(|m| m.uid)
+            .collect();
+        t.examine(&ts.folder.wire).await?;
+        let hashes = body_hashes(t, &uids).await?;
+        for m in &mut ts.messages {
+            if let Some((sha, canon)) = hashes.get(&m.uid) {
+                m.identity.sha256 = Some(sha.clone());
+                m.identity.canonical = Some(canon.clone());
+            }
+        }
+    }
+    tracing::info!(folder = %ts.folder.name, groups = ambiguous.len(), "told apart messages with equal headers by their bytes");
+    Ok(())
+}
+
+/// Exact and canonical SHA-256 of messages of a store folder, by id.
+fn store_hashes(
+    store: &dyn MessageStore,
+    folder: &str,
+    ids: &[u32],
+) -> Result<HashMap<u32, (String, String)>> {
+    let mut out = HashMap::new();
+    for &id in ids {
+        let raw = store.read(folder, id as u64)?;
+        out.insert(id, (content_sha256(&raw), canonical_sha256(&raw)));
+    }
+    Ok(out)
+}
+
 /// Reconciles every source folder that goes to one target folder against it: fills each
 /// folder's `already_present` and the messages left to copy, and brings flags over.
 #[allow(clippy::too_many_arguments)]
@@ -403,7 +500,7 @@ async fn settle_target(
     members: &[usize],
     runs: &mut [Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>],
     ts: &mut TargetState,
-    mut source: Option<&mut Session>,
+    source: Reader<'_>,
     mut target: Option<&mut Session>,
     writer: Option<&mut ArchiveWriter>,
     checkpoint: &Checkpoint,
@@ -434,59 +531,7 @@ async fn settle_target(
         checkpoint.copies(&ts.folder.name, uidvalidity)?
     };
 
-    // Look-alikes: settle by their bytes which ones the target has.
-    let ambiguous = reconcile::ambiguous(
-        &src_ids,
-        &ts.messages
-            .iter()
-            .map(|m| m.identity.clone())
-            .collect::<Vec<_>>(),
-    );
-    if !ambiguous.is_empty()
-        && let Some(s) = source.as_mut()
-    {
-        let wanted: BTreeSet<&Fingerprint> = ambiguous.iter().collect();
-        for &i in members {
-            let Some((fp, _, _)) = runs[i].as_ref() else {
-                continue;
-            };
-            let uids: Vec<u32> = msgs
-                .iter()
-                .filter(|(r, m)| *r == i && wanted.contains(&m.fingerprint))
-                .map(|(_, m)| m.uid)
-                .collect();
-            if uids.is_empty() {
-                continue;
-            }
-            s.examine(&fp.source_wire).await?;
-            let hashes = body_hashes(s, &uids).await?;
-            for (k, (r, m)) in msgs.iter().enumerate() {
-                if *r == i
-                    && let Some((sha, canon)) = hashes.get(&m.uid)
-                {
-                    src_ids[k].sha256 = Some(sha.clone());
-                    src_ids[k].canonical = Some(canon.clone());
-                }
-            }
-        }
-        if let Some(t) = target.as_mut() {
-            let uids: Vec<u32> = ts
-                .messages
-                .iter()
-                .filter(|m| wanted.contains(&m.identity.fingerprint))
-                .map(|m| m.uid)
-                .collect();
-            t.examine(&ts.folder.wire).await?;
-            let hashes = body_hashes(t, &uids).await?;
-            for m in &mut ts.messages {
-                if let Some((sha, canon)) = hashes.get(&m.uid) {
-                    m.identity.sha256 = Some(sha.clone());
-                    m.identity.canonical = Some(canon.clone());
-                }
-            }
-        }
-        tracing::info!(folder = %ts.folder.name, groups = ambiguous.len(), "told apart messages with equal headers by their bytes");
-    }
+    tell_lookalikes_apart(runs, &msgs, &mut src_ids, ts, source, target.as_deref_mut()).await?;
 
     // Checkpoint rows as hints: (source, target) index pairs.
     let by_uid: HashMap<u32, usize> = ts
