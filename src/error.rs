@@ -108,6 +108,11 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// One message cannot be carried (what the server sent for it does not add up, or it is
+    /// larger than the target accepts); the connection is fine and other messages go on.
+    #[error("{0}")]
+    Message(String),
+
     #[error("stopped by the user")]
     Cancelled,
 }
@@ -136,15 +141,28 @@ impl Error {
             | Error::Protocol { .. }
             | Error::Dns { .. } => true,
             Error::Server { code, text, .. } => {
-                matches!(code.as_deref(), Some("UNAVAILABLE") | Some("INUSE"))
-                    || text.contains("throttled")
+                matches!(
+                    code.as_deref(),
+                    Some("UNAVAILABLE") | Some("INUSE") | Some("THROTTLED")
+                ) || crate::retry::hint(text).is_some()
             }
             _ => false,
         }
     }
 
+    /// The server's own words, for a retry pause it may ask for.
+    pub fn server_text(&self) -> Option<&str> {
+        match self {
+            Error::Server { text, .. }
+            | Error::Login {
+                server_text: text, ..
+            } => Some(text),
+            _ => None,
+        }
+    }
+
     /// Whether the connection this error came from can still be used.
     pub fn poisons_connection(&self) -> bool {
-        !matches!(self, Error::Server { .. })
+        !matches!(self, Error::Server { .. } | Error::Message(_))
     }
 }

@@ -27,6 +27,7 @@ pub mod progress;
 pub mod providers;
 pub mod reconcile;
 pub mod report;
+pub mod retry;
 pub mod secret;
 pub mod sides;
 pub mod text;

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("imap::mutf7", 0),
     ("imap::uidset", 0),
     ("providers", 0),
+    ("retry", 0),
     ("secret", 0),
     ("text", 0),
     // 1 adapters: the wire, the disk, the profile file; the core's error and progress types.

@@ -251,7 +251,7 @@ async fn append_one(
                 }
                 last_error = e.to_string();
                 attempt += 1;
-                tokio::time::sleep(backoff(attempt)).await;
+                tokio::time::sleep(backoff(attempt, e.server_text())).await;
             }
             Err(e) => {
                 last_error = e.to_string();

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{
-    BATCH_MESSAGES, Batch, Fetched, MAX_ATTEMPTS, PART_BYTES, Shared, SourceSide, blocking_err,
-    reconnect,
+    BATCH_MESSAGES, Batch, Fetched, MAX_ATTEMPTS, PART_BYTES, Shared, SourceSide, backoff,
+    blocking_err, reconnect,
 };
 use crate::archive::MessageStore;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::imap::{Endpoint, Session, uidset};
 use crate::plan::SourceMessage;
 
@@ -76,27 +76,84 @@ async fn read_batch(
         }
     }
 }
+/// What a large message's parts must add up to, checked as they come: each part starts where
+/// the last ended and is no longer than asked, and the whole is exactly the size the server
+/// announced. A server that ignores the range, answers another one, or sends more or less
+/// than it announced fails this message with its numbers, never with a corrupted copy.
+#[derive(Debug)]
+struct Parts {
+    size: u64,
+    body: Vec<u8>,
+}
 
-/// One message in `PART_BYTES` pieces (`BODY.PEEK[]<offset.length>`), with its flags and
-/// INTERNALDATE. `None` when the server no longer has it.
+impl Parts {
+    fn new(size: u64) -> Parts {
+        // Sized from the announcement only up to one part: the rest grows as bytes arrive.
+        Parts {
+            size,
+            body: Vec::with_capacity(size.min(PART_BYTES) as usize),
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        self.body.len() as u64
+    }
+
+    /// Adds a part; Ok(true) when the message is complete.
+    fn add(&mut self, origin: Option<u32>, part: &[u8]) -> std::result::Result<bool, String> {
+        let offset = self.offset();
+        if let Some(o) = origin
+            && u64::from(o) != offset
+        {
+            return Err(format!(
+                "asked for bytes from {offset}, the server sent bytes from {o}"
+            ));
+        }
+        if part.len() as u64 > PART_BYTES {
+            return Err(format!(
+                "asked for at most {PART_BYTES} bytes, the server sent {}",
+                part.len()
+            ));
+        }
+        let total = offset + part.len() as u64;
+        if total > self.size {
+            return Err(format!(
+                "the server announced {} bytes (RFC822.SIZE) and sent more",
+                self.size
+            ));
+        }
+        self.body.extend_from_slice(part);
+        let complete = (part.len() as u64) < PART_BYTES || total == self.size;
+        if complete && total != self.size {
+            return Err(format!(
+                "the server announced {} bytes (RFC822.SIZE) and sent {total}",
+                self.size
+            ));
+        }
+        Ok(complete)
+    }
+}
+
+/// A large message, fetched in parts so no response is larger than a part.
 async fn fetch_in_parts(
     s: &mut Session,
     uid: u32,
     size: u64,
 ) -> Result<Option<(Vec<u8>, Option<Vec<String>>, Option<String>)>> {
-    let mut body: Vec<u8> = Vec::with_capacity(size as usize);
+    let mut parts = Parts::new(size);
     let mut flags = None;
     let mut internaldate = None;
     loop {
-        let offset = body.len();
+        let offset = parts.offset();
         let items = if offset == 0 {
             format!("(UID FLAGS INTERNALDATE BODY.PEEK[]<0.{PART_BYTES}>)")
         } else {
             format!("(UID BODY.PEEK[]<{offset}.{PART_BYTES}>)")
         };
-        let mut got: Option<usize> = None;
+        let mut got: Option<std::result::Result<bool, String>> = None;
         s.uid_fetch(&uid.to_string(), &items, &mut |rec| {
-            if rec.uid != Some(uid) {
+            // One answer per request: a repeated response is not a second part.
+            if rec.uid != Some(uid) || got.is_some() {
                 return Ok(());
             }
             if offset == 0 {
@@ -104,21 +161,28 @@ async fn fetch_in_parts(
                 internaldate = rec.internaldate;
             }
             if let Some(part) = rec.body {
-                got = Some(part.len());
-                body.extend_from_slice(&part);
+                got = Some(parts.add(rec.body_origin, &part));
             }
             Ok(())
         })
         .await?;
         match got {
             None if offset == 0 => return Ok(None),
-            // A short (or empty) part is the end of the message.
-            None => break,
-            Some(n) if (n as u64) < PART_BYTES => break,
-            Some(_) => {}
+            None => {
+                return Err(Error::Message(format!(
+                    "the server stopped sending this message at byte {offset} of {size}"
+                )));
+            }
+            Some(Err(detail)) => {
+                return Err(Error::Message(format!(
+                    "reading the message in parts: {detail}"
+                )));
+            }
+            Some(Ok(true)) => break,
+            Some(Ok(false)) => {}
         }
     }
-    Ok(Some((body, flags, internaldate)))
+    Ok(Some((parts.body, flags, internaldate)))
 }
 
 async fn fetch_batch(
@@ -173,6 +237,10 @@ async fn fetch_batch(
             if e.poisons_connection() || e.is_retryable() {
                 last_error = e.to_string();
                 attempt += 1;
+                if !e.poisons_connection() {
+                    // The server asked for a pause (throttled); the connection is fine.
+                    tokio::time::sleep(backoff(attempt, e.server_text())).await;
+                }
                 continue;
             }
             // The folder itself is refused: every message in it fails with the server's words.
@@ -288,7 +356,50 @@ async fn fetch_batch(
                     return;
                 }
                 attempt += 1;
+                if !e.poisons_connection() {
+                    tokio::time::sleep(backoff(attempt, e.server_text())).await;
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: usize = PART_BYTES as usize;
+
+    #[test]
+    fn parts_add_up_to_the_announced_size() {
+        let mut p = Parts::new(P as u64 + 10);
+        assert_eq!(p.add(Some(0), &vec![b'a'; P]), Ok(false));
+        assert_eq!(p.add(Some(P as u32), &[b'b'; 10]), Ok(true));
+        assert_eq!(p.body.len(), P + 10);
+    }
+
+    #[test]
+    fn a_server_that_ignores_or_moves_the_range_is_caught() {
+        // The whole message each time: more than a part.
+        let mut p = Parts::new(3 * P as u64);
+        assert!(p.add(Some(0), &vec![0; 3 * P]).is_err());
+        // Another range than asked.
+        let mut p = Parts::new(3 * P as u64);
+        p.add(Some(0), &vec![0; P]).unwrap();
+        assert!(p.add(Some(0), &vec![0; P]).unwrap_err().contains("from 0"));
+        // Fewer bytes than announced.
+        let mut p = Parts::new(3 * P as u64);
+        p.add(None, &vec![0; P]).unwrap();
+        assert!(p.add(None, &[0; 5]).unwrap_err().contains("sent"));
+        // More than announced.
+        let mut p = Parts::new(P as u64 + 1);
+        p.add(None, &vec![0; P]).unwrap();
+        assert!(p.add(None, &[0; 5]).unwrap_err().contains("more"));
+    }
+
+    #[test]
+    fn a_huge_announcement_does_not_allocate_it() {
+        let p = Parts::new(u32::MAX as u64);
+        assert!(p.body.capacity() <= P);
     }
 }

@@ -31,13 +31,14 @@ use crate::plan::{FolderPlan, SourceMessage};
 use crate::profile::Profile;
 use crate::progress::{Event, Progress};
 use crate::report::{Failure, FolderReport, Report};
+use crate::retry::POLICY;
 pub use crate::sides::{SourceSide, TargetSide, job_label};
 
 /// Bytes of messages in flight between fetch and append, across all workers.
 pub const DEFAULT_BUDGET: u64 = 16 * 1024 * 1024;
 const BATCH_MESSAGES: usize = 50;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
-const MAX_ATTEMPTS: u32 = 6;
+const MAX_ATTEMPTS: u32 = POLICY.attempts;
 /// Messages larger than this are fetched in parts of this size.
 const PART_BYTES: u64 = 2 * 1024 * 1024;
 /// Messages and bytes per MULTIAPPEND.
@@ -204,10 +205,9 @@ impl Shared {
     }
 }
 
-/// Backoff with jitter: 0.5 s, 1 s, 2 s, ... capped at 30 s.
-fn backoff(attempt: u32) -> Duration {
-    let base = 500u64.saturating_mul(1 << attempt.min(6)).min(30_000);
-    Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
+/// The pause before trying again ([`crate::retry`], the one policy).
+fn backoff(attempt: u32, server_text: Option<&str>) -> Duration {
+    POLICY.delay(attempt, server_text)
 }
 
 async fn reconnect(
@@ -221,7 +221,7 @@ async fn reconnect(
         attempt,
         reason: reason.to_string(),
     });
-    tokio::time::sleep(backoff(attempt)).await;
+    tokio::time::sleep(backoff(attempt, None)).await;
     Session::connect(endpoint).await
 }
 
@@ -259,7 +259,7 @@ pub async fn run(
                     attempt,
                     reason: format!("{e}; planning starts over"),
                 });
-                tokio::time::sleep(backoff(attempt)).await;
+                tokio::time::sleep(backoff(attempt, e.server_text())).await;
             }
             other => return other,
         }
@@ -287,6 +287,7 @@ async fn run_once(
         left: total_left,
         bytes: total_bytes,
         present: total_present,
+        refused,
     } = prepared;
     progress.event(Event::Planned {
         folders: folders.len(),
@@ -338,6 +339,9 @@ async fn run_once(
         filters: profile.filters.clone(),
         fatal: Mutex::new(None),
     });
+    for (folder, m, why) in refused {
+        shared.fail(folder, &m, why);
+    }
 
     let workers = profile.workers.max(1);
     let (tx, rx) = mpsc::unbounded_channel::<Fetched>();

@@ -37,6 +37,9 @@ pub(super) struct Prepared {
     pub left: u64,
     pub bytes: u64,
     pub present: u64,
+    /// Messages the target cannot take (larger than it accepts), never fetched: (folder run,
+    /// message, why). They fail when the run starts, listed like any failure.
+    pub refused: Vec<(usize, SourceMessage, String)>,
 }
 
 /// One message a target folder holds.
@@ -225,7 +228,9 @@ pub(super) async fn prepare(
         left: 0,
         bytes: 0,
         present: 0,
+        refused: Vec::new(),
     };
+    let limit = size_limit(target.as_ref(), target_side);
     let policy = if target.is_some() {
         profile.flags
     } else {
@@ -289,6 +294,18 @@ pub(super) async fn prepare(
             folder_report.bytes = bytes;
         }
         let remaining = left.len() as u64;
+        let (left, too_big): (Vec<SourceMessage>, Vec<SourceMessage>) = left
+            .into_iter()
+            .partition(|m| limit.as_ref().is_none_or(|(l, _)| u64::from(m.size) <= *l));
+        if let Some((l, who)) = &limit {
+            for m in too_big {
+                let why = format!(
+                    "the message is {} bytes and {who} accepts at most {l} per message; it was not fetched. Leave it out with filters.max_size, or save it from the source another way",
+                    m.size
+                );
+                prepared.refused.push((idx, m, why));
+            }
+        }
         if !opts.dry_run {
             queue_batches(idx, left, &mut prepared.queue);
         }
@@ -651,6 +668,21 @@ async fn settle_target(
         }
     }
     Ok(())
+}
+
+/// The largest message the target takes, and who says so: the server's APPENDLIMIT, or the
+/// provider's known limit (QQ refuses messages over about 68 MB without saying so up front).
+fn size_limit(target: Option<&Session>, side: &TargetSide) -> Option<(u64, String)> {
+    let server = target
+        .and_then(|t| t.append_limit())
+        .map(|l| (l, "the target (APPENDLIMIT)".to_string()));
+    let preset = side
+        .provider()
+        .and_then(|p| p.append_limit.map(|l| (l, p.display.to_string())));
+    match (server, preset) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Cuts a folder's messages into batches in UID order, bounded in count and bytes; a large

@@ -140,8 +140,10 @@ pub struct FetchRecord {
     /// INTERNALDATE exactly as the server printed it, so APPEND can hand it back unchanged.
     pub internaldate: Option<String>,
     pub size: Option<u32>,
-    /// `BODY[]` (the whole message).
+    /// `BODY[]` (the whole message, or the part asked for).
     pub body: Option<Vec<u8>>,
+    /// The origin the server says `body` starts at (`BODY[]<origin>`), for partial fetches.
+    pub body_origin: Option<u32>,
     /// `BODY[HEADER...]` sections.
     pub header: Option<Vec<u8>>,
     /// `BODY[TEXT]` (or a part of it).
@@ -312,9 +314,15 @@ impl Session {
                                 .any(|s| server_text.contains(s))
                         }) =>
                 {
-                    // QQ and NetEase give one text for bad credentials and for rate limiting.
+                    // QQ and NetEase give one text for bad credentials and for rate limiting:
+                    // a short pause of the one policy, twice, then it is taken at its word.
                     attempt += 1;
-                    tokio::time::sleep(Duration::from_secs(3 * attempt)).await;
+                    tokio::time::sleep(
+                        crate::retry::POLICY
+                            .delay(attempt + 1, None)
+                            .max(crate::retry::THROTTLE_PAUSE),
+                    )
+                    .await;
                 }
                 other => return other,
             }
@@ -1282,10 +1290,17 @@ fn fetch_record(seq: u32, attrs: &[AttributeValue<'_>]) -> FetchRecord {
             AttributeValue::InternalDate(d) => rec.internaldate = Some(d.to_string()),
             AttributeValue::Rfc822Size(s) => rec.size = Some(*s),
             AttributeValue::Rfc822(Some(b)) => rec.body = Some(b.to_vec()),
-            AttributeValue::BodySection { section, data, .. } => {
+            AttributeValue::BodySection {
+                section,
+                index,
+                data,
+            } => {
                 let bytes = data.as_ref().map(|d| d.to_vec()).unwrap_or_default();
                 match section {
-                    None => rec.body = Some(bytes),
+                    None => {
+                        rec.body = Some(bytes);
+                        rec.body_origin = *index;
+                    }
                     Some(imap_proto::SectionPath::Full(imap_proto::MessageSection::Text)) => {
                         rec.text = Some(bytes)
                     }

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::archive::{ArchiveError, MessageStore, StoredFolder};
 use crate::error::{Error, Result, Side};
@@ -43,7 +43,7 @@ const META_CHUNK: usize = 500;
 /// UIDs per whole-message FETCH (`--deep`); the session holds one message at a time.
 const BODY_CHUNK: usize = 100;
 /// Tries per folder and side before a connection failure ends the verification.
-const MAX_ATTEMPTS: u32 = 4;
+const MAX_ATTEMPTS: u32 = crate::retry::POLICY.attempts;
 
 /// Which flags a target folder keeps.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ impl<'p> Conn<'p> {
             reason: e.to_string(),
         });
         self.session = None;
-        tokio::time::sleep(Duration::from_millis(500 * (1 << (*attempt).min(5)))).await;
+        tokio::time::sleep(crate::retry::POLICY.delay(*attempt, e.server_text())).await;
         Ok(())
     }
 

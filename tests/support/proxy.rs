@@ -45,6 +45,14 @@ pub enum Quirk {
     /// swallowing the literal for `{n+}`. Checked on the command's first line (where every
     /// client that quotes the mailbox name announces the message literal).
     RejectAppendsLargerThan(usize),
+    /// A server that ignores partial ranges: `BODY.PEEK[]<o.n>` is forwarded as `BODY.PEEK[]`,
+    /// so every part request is answered with the whole message.
+    IgnoreFetchRanges,
+    /// `APPENDLIMIT=n` is added to every CAPABILITY the server sends (RFC 7889).
+    AdvertiseAppendLimit(usize),
+    /// The first `times` APPENDs get `TAG NO [UNAVAILABLE] Throttled, try again later` (not
+    /// forwarded), as a provider answers a client it rate-limits.
+    ThrottleAppends { times: usize },
 }
 
 /// The running proxy; dropping it closes the listener and every connection through it.
@@ -69,6 +77,7 @@ struct Shared {
     commands: Mutex<Vec<String>>,
     connections: AtomicUsize,
     cuts_done: AtomicUsize,
+    throttled: AtomicUsize,
     stopping: AtomicBool,
     /// Sockets of live connections, so that dropping the proxy can close them.
     live: Mutex<HashMap<usize, (TcpStream, TcpStream)>>,
@@ -98,6 +107,7 @@ impl Proxy {
             commands: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
             cuts_done: AtomicUsize::new(0),
+            throttled: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             live: Mutex::new(HashMap::new()),
         });
@@ -154,6 +164,28 @@ impl Shared {
         self.quirks.iter().find_map(|q| match q {
             Quirk::RejectAppendsLargerThan(n) => Some(*n),
             _ => None,
+        })
+    }
+
+    fn advertised_limit(&self) -> Option<usize> {
+        self.quirks.iter().find_map(|q| match q {
+            Quirk::AdvertiseAppendLimit(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// Whether this APPEND is one of the throttled ones.
+    fn throttle(&self) -> bool {
+        let times = self.quirks.iter().find_map(|q| match q {
+            Quirk::ThrottleAppends { times } => Some(*times),
+            _ => None,
+        });
+        times.is_some_and(|t| {
+            self.throttled
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                    (c < t).then_some(c + 1)
+                })
+                .is_ok()
         })
     }
 
@@ -276,6 +308,9 @@ fn server_to_client(
         } else if !line.starts_with(b"*") {
             let tag = line.split(|&b| b == b' ').next().unwrap_or_default();
             let _ = events.send(Event::Tagged(String::from_utf8_lossy(tag).into_owned()));
+        }
+        if let Some(n) = shared.advertised_limit() {
+            line = with_append_limit(&line, n);
         }
         let mut out = lock(client);
         cutter.forward(&mut out, &line)?;
@@ -427,6 +462,33 @@ fn is_descending(set: &str) -> bool {
     })
 }
 
+/// `BODY.PEEK[]<o.n>` -> `BODY.PEEK[]` in a command line.
+fn without_ranges(line: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(line).into_owned();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("BODY.PEEK[]<") {
+        let end = rest[at..].find('>').map_or(rest.len(), |e| at + e + 1);
+        out.push_str(&rest[..at]);
+        out.push_str("BODY.PEEK[]");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out.into_bytes()
+}
+
+/// A response line with `APPENDLIMIT=n` added to its CAPABILITY list, if it has one.
+fn with_append_limit(line: &[u8], n: usize) -> Vec<u8> {
+    let text = String::from_utf8_lossy(line);
+    let Some(at) = text.find("CAPABILITY ") else {
+        return line.to_vec();
+    };
+    let end = text[at..]
+        .find([']', '\r', '\n'])
+        .map_or(text.len(), |e| at + e);
+    format!("{} APPENDLIMIT={n}{}", &text[..end], &text[end..]).into_bytes()
+}
+
 fn trim_crlf(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -477,6 +539,8 @@ fn client_to_server(
             && matches!((shared.append_limit(), first_literal), (Some(max), Some((n, _))) if n > max)
         {
             Some("NO [LIMIT] Message too large")
+        } else if command.name == "APPEND" && shared.throttle() {
+            Some("NO [UNAVAILABLE] Throttled, try again later")
         } else {
             None
         };
@@ -541,6 +605,9 @@ fn client_to_server(
 
         let secret = matches!(command.name.as_str(), "LOGIN" | "AUTHENTICATE");
         let mut current = std::mem::take(&mut line);
+        if shared.has(&Quirk::IgnoreFetchRanges) && command.name == "UID" {
+            current = without_ranges(&current);
+        }
         loop {
             let Some((n, sync)) = literal_at_end(&current) else {
                 upstream.write_all(&current)?;

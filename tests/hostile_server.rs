@@ -1,0 +1,92 @@
+//! Servers that misbehave, imitated by a thin proxy in front of Dovecot: a run fails only the
+//! message concerned, with the server's numbers, never stores a corrupted copy, and pauses
+//! when told to slow down instead of giving up.
+
+mod support;
+
+use support::*;
+
+fn seed(src: &TestUser, big: usize) {
+    let seeds: Vec<Seed> = (0..6)
+        .map(|i| {
+            Seed::new(
+                generated("hostile", i, 300),
+                &["\\Seen"],
+                imap_date(1_700_000_000 + i as i64, 8),
+            )
+        })
+        .collect();
+    bulk_append(src, "INBOX", &seeds);
+    let large = generated("large", 99, big);
+    src.append("INBOX", &large, &[], None);
+}
+
+fn failure_reasons(out: &Outcome) -> String {
+    out.report["failures"].to_string()
+}
+
+#[test]
+fn a_server_that_ignores_ranges_fails_only_the_large_message() {
+    let d = dovecot();
+    let (src, dst) = (d.new_user("range-src"), d.new_user("range-dst"));
+    seed(&src, 3 * 1024 * 1024);
+    let proxy = Proxy::start(d.plain_port(), vec![Quirk::IgnoreFetchRanges]);
+    let out = Job::new(&src, &dst).source(via(&proxy)).run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.n("copied"), 6, "{out:?}");
+    assert_eq!(out.n("failed"), 1, "{out:?}");
+    assert!(
+        failure_reasons(&out).contains("reading the message in parts"),
+        "{out:?}"
+    );
+    // Nothing half-read reached the target.
+    let stored = dst.messages("INBOX");
+    assert_eq!(stored.len(), 6);
+    assert!(stored.iter().all(|m| m.body.len() < 10_000));
+}
+
+#[test]
+fn a_message_over_the_targets_limit_fails_before_it_is_fetched() {
+    let d = dovecot();
+    let (src, dst) = (d.new_user("limit-src"), d.new_user("limit-dst"));
+    seed(&src, 200_000);
+    let target = Proxy::start(d.plain_port(), vec![Quirk::AdvertiseAppendLimit(100_000)]);
+    let source = Proxy::start(d.plain_port(), vec![]);
+    let job = Job::new(&src, &dst)
+        .source(via(&source))
+        .target(via(&target));
+    let out = job.run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!((out.n("copied"), out.n("failed")), (6, 1), "{out:?}");
+    let reasons = failure_reasons(&out);
+    assert!(reasons.contains("accepts at most 100000"), "{out:?}");
+    assert!(reasons.contains("filters.max_size"), "{out:?}");
+    // Only metadata of it was read: no whole-message FETCH carried it.
+    let whole_fetches = source
+        .commands()
+        .iter()
+        .filter(|c| c.contains("BODY.PEEK[]"))
+        .count();
+    assert!(whole_fetches <= 2, "{:?}", source.commands());
+    // A rerun lists it again and copies nothing twice.
+    let again = job.run();
+    assert_eq!((again.n("copied"), again.n("failed")), (0, 1), "{again:?}");
+    assert_eq!(dst.messages("INBOX").len(), 6);
+}
+
+#[test]
+fn a_throttled_append_is_retried_after_a_pause_and_lands_once() {
+    let d = dovecot();
+    let (src, dst) = (d.new_user("throttle-src"), d.new_user("throttle-dst"));
+    seed(&src, 500);
+    let target = Proxy::start(d.plain_port(), vec![Quirk::ThrottleAppends { times: 2 }]);
+    let out = Job::new(&src, &dst).target(via(&target)).workers(1).run();
+    out.assert_clean(7, 0);
+    assert_same(&src, "INBOX", &dst, "INBOX");
+    let appends = target
+        .commands()
+        .iter()
+        .filter(|c| c.contains("APPEND"))
+        .count();
+    assert!(appends >= 3, "{:?}", target.commands());
+}
