@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -69,12 +69,20 @@ pub struct Checkpoint {
     job: String,
     tx: Option<mpsc::Sender<Op>>,
     writer: Option<JoinHandle<std::result::Result<(), String>>>,
+    /// The writer's error, as soon as it stops on one (a full disk): the run stops at once
+    /// with it instead of going on for hours without a record.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 fn db_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    let mut detail = e.to_string();
+    if crate::disk::is_full(&detail) {
+        let dir = path.parent().unwrap_or(path);
+        detail = format!("{detail}; {}", crate::disk::full_hint(dir));
+    }
     Error::Checkpoint {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        detail,
     }
 }
 
@@ -282,20 +290,35 @@ impl Checkpoint {
         let conn = open(&path)?;
         let (tx, rx) = mpsc::channel();
         let job_owned = job.to_string();
+        let failure = Arc::new(Mutex::new(None));
+        let slot = failure.clone();
         let writer = std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn(move || writer_loop(conn, job_owned, rx))
+            .spawn(move || {
+                let result = writer_loop(conn, job_owned, rx);
+                if let (Err(e), Ok(mut slot)) = (&result, slot.lock()) {
+                    *slot = Some(e.clone());
+                }
+                result
+            })
             .map_err(|e| db_err(&path, e))?;
         Ok(Checkpoint {
             path,
             job: job.to_string(),
             tx: Some(tx),
             writer: Some(writer),
+            failure,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The error the writer stopped on, if it did.
+    pub fn error(&self) -> Option<Error> {
+        let detail = self.failure.lock().ok()?.clone()?;
+        Some(db_err(&self.path, detail))
     }
 
     /// What this job recorded about one target folder at one UIDVALIDITY.
@@ -397,14 +420,16 @@ impl Checkpoint {
     /// Commits everything recorded so far.
     pub fn flush(&self) -> Result<()> {
         let (ack_tx, ack_rx) = mpsc::channel();
+        let stopped = || {
+            self.error()
+                .unwrap_or_else(|| db_err(&self.path, "the checkpoint writer stopped"))
+        };
         if let Some(tx) = &self.tx
             && tx.send(Op::Flush(ack_tx)).is_err()
         {
-            return Err(db_err(&self.path, "checkpoint writer stopped"));
+            return Err(stopped());
         }
-        ack_rx
-            .recv()
-            .map_err(|_| db_err(&self.path, "checkpoint writer stopped"))
+        ack_rx.recv().map_err(|_| stopped())
     }
 
     /// Flushes and stops the writer, reporting any write error it met.

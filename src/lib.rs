@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod checkpoint;
 pub mod dates;
+pub mod disk;
 pub mod doctor;
 pub mod engine;
 pub mod error;

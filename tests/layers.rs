@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     // 1 adapters: the wire, the disk, the profile file; the core's error and progress types.
     ("archive", 1),
     ("checkpoint", 1),
+    ("disk", 1),
     ("error", 1),
     ("imap", 1),
     ("profile", 1),

@@ -19,9 +19,13 @@ use crate::providers::{Role, role_from_name};
 pub(crate) const HEAD_CAP: usize = 256 * 1024;
 
 pub(crate) fn io_error(path: &Path, e: impl std::fmt::Display) -> ArchiveError {
+    let mut detail = e.to_string();
+    if crate::disk::is_full(&detail) {
+        detail = format!("{detail}; {}", crate::disk::full_hint(path));
+    }
     ArchiveError::Io {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        detail,
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) async fn append_worker(
             }
             batch
         };
-        if shared.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+        if shared.failed() {
             // Drain without writing: the run is ending with a fatal error.
             continue;
         }

@@ -17,7 +17,7 @@ pub(super) fn archive_writer(
     mut rx: mpsc::UnboundedReceiver<Fetched>,
 ) -> Result<Option<crate::archive::RunSummary>> {
     while let Some(msg) = rx.blocking_recv() {
-        if shared.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+        if shared.failed() {
             continue;
         }
         if filtered_after_download(&shared, &msg) {

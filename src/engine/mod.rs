@@ -148,8 +148,18 @@ struct Shared {
 }
 
 impl Shared {
+    /// Whether no new work should start: stopped by the user, or failed.
     fn stop_requested(&self) -> bool {
-        self.cancel.is_cancelled() || self.fatal.lock().map(|f| f.is_some()).unwrap_or(true)
+        self.cancel.is_cancelled() || self.failed()
+    }
+
+    /// Whether the run has failed as a whole; nothing more is written then.
+    fn failed(&self) -> bool {
+        // Without a record of what is copied a run would go on blind: stop with the cause.
+        if let Some(e) = self.checkpoint.error() {
+            self.set_fatal(e);
+        }
+        self.fatal.lock().map(|f| f.is_some()).unwrap_or(true)
     }
 
     fn set_fatal(&self, e: Error) {

@@ -220,6 +220,16 @@ impl Job {
         }
     }
 
+    /// A run that may end without a report (a fatal error): exit code, stdout, stderr.
+    pub fn run_raw(&self) -> (i32, String, String) {
+        let out = self.command(&[]).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn run(&self) -> Outcome {
         self.run_with(&[])
     }
