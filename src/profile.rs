@@ -80,7 +80,13 @@ pub struct ArchiveTarget {
     pub path: PathBuf,
     pub format: ArchiveFormat,
     pub compression_level: i32,
+    /// A backup is committed each time this many bytes were added (and at least every
+    /// minute), so a run stopped late keeps what it had written.
+    pub commit_every: u64,
 }
+
+/// The default of `target.archive.commit_every`.
+pub const DEFAULT_COMMIT_EVERY: u64 = 64 * 1024 * 1024;
 
 /// Where a password comes from. A plain string in the profile is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,6 +379,7 @@ struct RawArchiveTarget {
     path: Option<String>,
     format: Option<ArchiveFormat>,
     compression_level: Option<i64>,
+    commit_every: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -710,10 +717,21 @@ impl Ctx<'_> {
                 ));
             }
         };
+        let commit_every = match raw.commit_every {
+            None => DEFAULT_COMMIT_EVERY,
+            Some(text) => parse_size(&text).map_err(|message| {
+                self.err(
+                    "target.archive.commit_every",
+                    message,
+                    Some(SIZE_HINT.into()),
+                )
+            })?,
+        };
         Ok(ArchiveTarget {
             path,
             format: raw.format.unwrap_or(ArchiveFormat::Mbox),
             compression_level,
+            commit_every,
         })
     }
 
@@ -1263,7 +1281,7 @@ fn example_hint(key: &str) -> Option<String> {
         "source" => "give one of imap, archive, mbox, eml_dir, maildir",
         "target" => "give imap or archive",
         "since" | "before" => DATE_HINT,
-        "max_size" | "max_attachment_size" => SIZE_HINT,
+        "max_size" | "max_attachment_size" | "commit_every" => SIZE_HINT,
         "path" => "e.g. path: backups/alice",
         _ => return None,
     };

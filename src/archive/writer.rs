@@ -644,6 +644,15 @@ impl ArchiveWriter {
         })
     }
 
+    fn sync_manifest(&mut self) -> Result<(), ArchiveError> {
+        self.flush_manifest()?;
+        let r = self.manifest.get_ref().sync_data();
+        r.map_err(|e| {
+            let e = io_error(&self.manifest_path, e);
+            self.fail(e)
+        })
+    }
+
     fn flush_manifest(&mut self) -> Result<(), ArchiveError> {
         let r = self.manifest.flush();
         r.map_err(|e| {
@@ -704,8 +713,9 @@ impl ArchiveWriter {
             role,
             path: path.clone(),
         })?;
-        // On disk before the data file exists, so a crash leaves a record of what to remove.
-        self.flush_manifest()?;
+        // Synced before the data file exists, so a crash, a power loss included, leaves a
+        // record of what to remove.
+        self.sync_manifest()?;
         self.state
             .index
             .insert(name.to_string(), self.state.folders.len());
@@ -879,13 +889,23 @@ fn recover(dir: &Path, state: &mut Replay, manifest: &File) -> Result<(), Archiv
             .map(String::as_str)
             .chain(state.folders.iter().map(|f| f.path.as_str()))
             .collect();
+        let mut dirs = BTreeSet::new();
         for path in p.paths.iter().filter(|p| !committed.contains(p.as_str())) {
             let full = dir.join(path);
             match fs::remove_file(&full) {
-                Ok(()) => tracing::info!("removed {} of interrupted run {}", full.display(), p.run),
+                Ok(()) => {
+                    tracing::info!("removed {} of interrupted run {}", full.display(), p.run);
+                    if let Some(parent) = full.parent() {
+                        dirs.insert(parent.to_path_buf());
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io_error(&full, e)),
             }
+        }
+        // The removals are durable before the manifest is cut below.
+        for d in &dirs {
+            sync_dir(d)?;
         }
         tracing::info!(
             "{}: discarded interrupted run {} ({} manifest records)",
@@ -948,4 +968,61 @@ fn recover(dir: &Path, state: &mut Replay, manifest: &File) -> Result<(), Archiv
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{MessageStore, store::ArchiveStore};
+
+    fn meta(folder: &str) -> MessageMeta {
+        MessageMeta {
+            folder: folder.into(),
+            role: None,
+            flags: Vec::new(),
+            internaldate: None,
+            size: 0,
+            sha256: String::new(),
+            fingerprint: String::new(),
+            message_id: None,
+            source_uidvalidity: None,
+            source_uid: None,
+        }
+    }
+
+    #[test]
+    fn leftovers_of_a_run_whose_records_were_lost_need_no_manual_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Mbox, 3).unwrap();
+        w.begin_run().unwrap();
+        w.add(meta("INBOX"), b"Subject: one\r\n\r\nbody\r\n")
+            .unwrap();
+        w.commit_run().unwrap();
+        let committed = fs::metadata(dir.path().join(MANIFEST)).unwrap().len();
+        w.begin_run().unwrap();
+        w.add(meta("New"), b"Subject: two\r\n\r\nbody\r\n").unwrap();
+        w.flush_manifest().unwrap();
+        drop(w);
+        // Power loss: the data file reached the disk, the records after the commit did not.
+        let manifest = OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(MANIFEST))
+            .unwrap();
+        manifest.set_len(committed).unwrap();
+        drop(manifest);
+
+        let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Mbox, 3).unwrap();
+        w.begin_run().unwrap();
+        w.add(meta("New"), b"Subject: two\r\n\r\nbody\r\n").unwrap();
+        w.commit_run().unwrap();
+        drop(w);
+        let store = ArchiveStore::open(dir.path()).unwrap();
+        let folders = store.folders().unwrap();
+        let new = folders.iter().find(|f| f.name == "New").unwrap();
+        assert_eq!(new.messages.len(), 1);
+        assert_eq!(
+            store.read("New", 0).unwrap(),
+            b"Subject: two\r\n\r\nbody\r\n"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The archive side of a run: one writer, on its own thread, off the network path.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -9,13 +10,21 @@ use super::{Fetched, Shared, SourceSide, record_copied};
 use crate::archive::{ArchiveWriter, MessageMeta};
 use crate::error::Result;
 
-/// Writes fetched messages into the archive, one at a time, and commits the run at the end
-/// (also when stopped early, so what was written is kept).
+/// The longest a backup goes without a commit.
+const COMMIT_AGE: Duration = Duration::from_secs(60);
+
+/// Writes fetched messages into the archive, one at a time. The run is committed every
+/// `commit_every` bytes or [`COMMIT_AGE`] (each commit closes one archive run and opens the
+/// next), and at the end, also when stopped early: a backup killed at 99% keeps what was
+/// committed, and the next run adds only the rest.
 pub(super) fn archive_writer(
     shared: Arc<Shared>,
     mut writer: ArchiveWriter,
     mut rx: mpsc::UnboundedReceiver<Fetched>,
+    commit_every: u64,
 ) -> Result<Option<crate::archive::RunSummary>> {
+    let mut since_commit = 0u64;
+    let mut last_commit = Instant::now();
     while let Some(msg) = rx.blocking_recv() {
         if shared.failed() {
             continue;
@@ -43,6 +52,18 @@ pub(super) fn archive_writer(
         match writer.add(meta, &msg.body) {
             Ok(_) => record_copied(&shared, &msg, None, &msg.flags),
             Err(e) => shared.set_fatal(e.into()),
+        }
+        since_commit += msg.body.len() as u64;
+        if since_commit >= commit_every || last_commit.elapsed() >= COMMIT_AGE {
+            let committed = writer.commit_run().and_then(|s| {
+                tracing::info!(run = s.run, added = s.added, "archive run committed");
+                writer.begin_run()
+            });
+            if let Err(e) = committed {
+                shared.set_fatal(e.into());
+            }
+            since_commit = 0;
+            last_commit = Instant::now();
         }
     }
     // Commit what was written even after a failure: those messages are whole and readable.

@@ -378,8 +378,12 @@ async fn run_once(
         Some(w) => {
             // One writer: compression runs on its own thread, off the network path.
             let s = shared.clone();
+            let every = match &target_side {
+                TargetSide::Archive(a) => a.commit_every,
+                TargetSide::Imap(_) => crate::profile::DEFAULT_COMMIT_EVERY,
+            };
             archive_task = Some(tokio::task::spawn_blocking(move || {
-                archive_writer(s, w, rx)
+                archive_writer(s, w, rx, every)
             }));
         }
     }

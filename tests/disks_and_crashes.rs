@@ -1,7 +1,11 @@
+//! Disks and crashes.
+//!
 //! A full disk under the job's state or its archive: the run stops at once with the real cause
 //! and what to do, and once space is freed the same command finishes with nothing lost and
 //! nothing twice. The disks are small tmpfs mounts (the tests run as root in CI); where
 //! mounting is not allowed the tests say so and do nothing.
+//!
+//! A long backup commits as it goes, so a kill late in it keeps what was committed.
 
 mod support;
 
@@ -157,4 +161,88 @@ fn a_full_archive_disk_names_the_path_and_the_next_backup_completes() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{check:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A backup commits as it goes: a kill late in a long first backup keeps what was committed.
+
+#[test]
+fn a_killed_backup_keeps_what_it_committed_and_the_next_run_adds_the_rest() {
+    let d = dovecot();
+    let src = d.new_user("commit-src");
+    let total = 3000;
+    let seeds: Vec<Seed> = (0..total)
+        .map(|i| Seed::new(noise(i, 6_000), &[], imap_date(1_650_000_000, 8)))
+        .collect();
+    bulk_append(&src, "INBOX", &seeds);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("backup");
+    let profile = dir.path().join("backup.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "source:\n  imap: {{ host: 127.0.0.1, port: {}, tls: none, user: \"{}\", password: {{ env: SRC }} }}\ntarget:\n  archive: {{ path: backup, format: mbox, commit_every: 200KB }}\nworkers: 1\nstate_dir: state\n",
+            d.plain_port(),
+            src.name
+        ),
+    )
+    .unwrap();
+    let command = |cmd: &str| {
+        let mut c = Command::new(BIN);
+        c.arg(cmd)
+            .arg(&profile)
+            .arg("--json")
+            .env("SRC", &src.password)
+            .env_remove("MAILFERRY_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let manifest = archive.join("manifest.jsonl");
+    let commits = || {
+        std::fs::read_to_string(&manifest)
+            .unwrap_or_default()
+            .matches("\"t\":\"commit\"")
+            .count()
+    };
+    let mut child = command("run").spawn().unwrap();
+    let started = std::time::Instant::now();
+    while commits() < 3 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before it was killed"
+        );
+        assert!(started.elapsed().as_secs() < 60, "no commit seen");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let ls = Command::new(BIN)
+        .args(["archive", "ls", "--json"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listing: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
+    let kept: u64 = listing["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["added"].as_u64().unwrap())
+        .sum();
+    assert!(kept > 0 && kept < total as u64, "kept {kept} of {total}");
+
+    let out = command("run")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(
+        report["copied"].as_u64().unwrap() <= total as u64 - kept,
+        "{report:#}"
+    );
+    let out = command("verify").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
 }
