@@ -39,6 +39,22 @@ pub struct SourceMessage {
     pub undecided: bool,
 }
 
+impl SourceMessage {
+    /// A message known only by its UID (its metadata could not be read).
+    pub fn unreadable(uid: u32) -> SourceMessage {
+        SourceMessage {
+            uid,
+            size: 0,
+            flags: Vec::new(),
+            internaldate: None,
+            fingerprint: Fingerprint(String::new()),
+            loose: None,
+            message_id: None,
+            undecided: false,
+        }
+    }
+}
+
 /// One source folder and where it goes.
 #[derive(Debug, Clone, Serialize)]
 pub struct FolderPlan {
@@ -65,6 +81,10 @@ pub struct FolderPlan {
     /// How many messages needed the body to decide the attachment filter.
     #[serde(skip)]
     pub structure_fallbacks: u64,
+    /// UIDs whose metadata the server answered in a form that cannot be read: left out of
+    /// the copy and listed as failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<u32>,
 }
 
 impl FolderPlan {
@@ -176,6 +196,59 @@ pub fn decide_attachments(filters: &Filters, s: &Summary) -> Decision {
     if keep { Decision::Take } else { Decision::Skip }
 }
 
+/// One metadata FETCH, its records.
+async fn fetch_meta(
+    session: &mut Session,
+    _folder: &ListedFolder,
+    set: &str,
+    items: &str,
+) -> Result<Vec<crate::imap::session::FetchRecord>> {
+    let mut records = Vec::new();
+    session
+        .uid_fetch(set, items, &mut |r| {
+            records.push(r);
+            Ok(())
+        })
+        .await?;
+    Ok(records)
+}
+
+/// Reads metadata for `uids` after an answer could not be read: halves the set on each
+/// unreadable answer (on a fresh connection) until the message it is about stands alone; that
+/// one is left out and named in `unreadable`, and the others are read.
+async fn read_narrowing(
+    session: &mut Session,
+    folder: &ListedFolder,
+    uids: &[u32],
+    items: &str,
+    unreadable: &mut Vec<u32>,
+) -> Result<Vec<crate::imap::session::FetchRecord>> {
+    let mut out = Vec::new();
+    let mut stack = vec![uids.to_vec()];
+    while let Some(part) = stack.pop() {
+        if session.is_broken() {
+            *session = Session::connect(&session.endpoint.clone()).await?;
+        }
+        if session.selected().map(|m| m.wire.as_str()) != Some(folder.wire.as_str()) {
+            session.examine(&folder.wire).await?;
+        }
+        let Some((set, _)) = uidset::chunks(&part, part.len()).into_iter().next() else {
+            continue;
+        };
+        match fetch_meta(session, folder, &set, items).await {
+            Ok(records) => out.extend(records),
+            Err(Error::Protocol { .. }) if part.len() == 1 => unreadable.push(part[0]),
+            Err(Error::Protocol { .. }) => {
+                let (a, b) = part.split_at(part.len() / 2);
+                stack.push(b.to_vec());
+                stack.push(a.to_vec());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 /// Reads one source folder's messages (metadata only) and applies the filters.
 pub async fn scan_folder(
     session: &mut Session,
@@ -197,6 +270,7 @@ pub async fn scan_folder(
         uidvalidity: state.uidvalidity.unwrap_or(0),
         chosen: Vec::new(),
         structure_fallbacks: 0,
+        unreadable: Vec::new(),
     };
     if state.exists == 0 {
         return Ok(plan);
@@ -229,33 +303,23 @@ pub async fn scan_folder(
         } else {
             format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})")
         };
-        let mut records = Vec::with_capacity(members.len());
-        let fetched = session
-            .uid_fetch(&set, &items, &mut |r| {
-                records.push(r);
-                Ok(())
-            })
-            .await;
         let mut structure_usable = want_structure;
-        if let Err(e) = fetched {
-            if !(want_structure && e.poisons_connection()) {
-                return Err(e);
+        let records = match fetch_meta(session, folder, &set, &items).await {
+            Ok(r) => r,
+            Err(e) if want_structure && e.poisons_connection() => {
+                // imap-proto cannot parse some real BODYSTRUCTUREs and drops the connection;
+                // fetch this chunk again without it and decide from the bodies later.
+                tracing::warn!(folder = %folder.name, "BODYSTRUCTURE unreadable ({e}); deciding from message bodies");
+                structure_usable = false;
+                let items = format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})");
+                read_narrowing(session, folder, &members, &items, &mut plan.unreadable).await?
             }
-            // imap-proto cannot parse some real BODYSTRUCTUREs and drops the connection;
-            // fetch this chunk again without it and decide from the bodies later.
-            tracing::warn!(folder = %folder.name, "BODYSTRUCTURE unreadable ({e}); deciding from message bodies");
-            *session = Session::connect(&session.endpoint.clone()).await?;
-            session.examine(&folder.wire).await?;
-            records.clear();
-            let items = format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})");
-            session
-                .uid_fetch(&set, &items, &mut |r| {
-                    records.push(r);
-                    Ok(())
-                })
-                .await?;
-            structure_usable = false;
-        }
+            Err(e @ Error::Protocol { .. }) => {
+                tracing::warn!(folder = %folder.name, "an answer could not be read ({e}); narrowing it down");
+                read_narrowing(session, folder, &members, &items, &mut plan.unreadable).await?
+            }
+            Err(e) => return Err(e),
+        };
         let wanted: std::collections::HashSet<u32> = members.iter().copied().collect();
         let mut seen = std::collections::HashSet::new();
         for r in records {
@@ -302,6 +366,9 @@ pub async fn scan_folder(
             });
         }
     }
+    // Messages whose answer could not be read are in the folder, and chosen: they fail.
+    plan.messages += plan.unreadable.len() as u64;
+    plan.selected += plan.unreadable.len() as u64;
     if plan.messages < uids.len() as u64 {
         plan.warnings.push(format!(
             "{} messages vanished while reading (deleted on the server meanwhile?)",
@@ -332,6 +399,7 @@ fn unscanned(pf: &PlannedFolder) -> FolderPlan {
         uidvalidity: 0,
         chosen: Vec::new(),
         structure_fallbacks: 0,
+        unreadable: Vec::new(),
     }
 }
 

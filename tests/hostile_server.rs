@@ -90,3 +90,41 @@ fn a_throttled_append_is_retried_after_a_pause_and_lands_once() {
         .count();
     assert!(appends >= 3, "{:?}", target.commands());
 }
+
+#[test]
+fn a_message_the_server_garbles_fails_alone_when_planning() {
+    let d = dovecot();
+    let (src, dst) = (d.new_user("garble-plan-src"), d.new_user("garble-plan-dst"));
+    seed(&src, 400);
+    let proxy = Proxy::start(
+        d.plain_port(),
+        vec![Quirk::GarbleFetchOf {
+            uid: 4,
+            body_only: false,
+        }],
+    );
+    let out = Job::new(&src, &dst).source(via(&proxy)).run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!((out.n("copied"), out.n("failed")), (6, 1), "{out:?}");
+    let failures = out.report["failures"].as_array().unwrap();
+    assert_eq!(failures[0]["uid"], 4, "{out:?}");
+    assert!(failures[0]["reason"].to_string().contains("not valid IMAP"));
+}
+
+#[test]
+fn a_message_the_server_garbles_fails_alone_when_copying() {
+    let d = dovecot();
+    let (src, dst) = (d.new_user("garble-copy-src"), d.new_user("garble-copy-dst"));
+    seed(&src, 400);
+    let proxy = Proxy::start(
+        d.plain_port(),
+        vec![Quirk::GarbleFetchOf {
+            uid: 3,
+            body_only: true,
+        }],
+    );
+    let out = Job::new(&src, &dst).source(via(&proxy)).workers(1).run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!((out.n("copied"), out.n("failed")), (6, 1), "{out:?}");
+    assert_eq!(out.report["failures"][0]["uid"], 3, "{out:?}");
+}

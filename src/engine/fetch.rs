@@ -356,6 +356,23 @@ async fn fetch_batch(
                     return;
                 }
                 attempt += 1;
+                // Failing again on the same messages: one of them may be what the server (or
+                // the parser) cannot get through. Halve the batch, so that message ends up
+                // alone and fails alone, and the others are carried.
+                if attempt >= 2 && pending.len() > 1 {
+                    let mut left: Vec<SourceMessage> = pending.drain().map(|(_, m)| m).collect();
+                    left.sort_by_key(|m| m.uid);
+                    let second = left.split_off(left.len() / 2);
+                    if let Ok(mut q) = shared.queue.lock() {
+                        for messages in [second, left] {
+                            q.push_front(Batch {
+                                folder: batch.folder,
+                                messages,
+                            });
+                        }
+                    }
+                    return;
+                }
                 if !e.poisons_connection() {
                     tokio::time::sleep(backoff(attempt, e.server_text())).await;
                 }

@@ -276,7 +276,7 @@ pub(super) async fn prepare(
         .await?;
     }
     for (idx, run) in runs.into_iter().enumerate() {
-        let Some((fp, mut folder_report, left)) = run else {
+        let Some((mut fp, mut folder_report, left)) = run else {
             continue;
         };
         let Some(ts) = targets.get(&fp.target) else {
@@ -293,7 +293,14 @@ pub(super) async fn prepare(
             folder_report.copied = left.len() as u64;
             folder_report.bytes = bytes;
         }
-        let remaining = left.len() as u64;
+        let unreadable = std::mem::take(&mut fp.unreadable);
+        let remaining = (left.len() + unreadable.len()) as u64;
+        for uid in unreadable {
+            let why = "the source server's answer about this message is not valid IMAP, so it cannot be read; it was left out. Copy it by hand (a mail client may show it), or report it to the provider".to_string();
+            prepared
+                .refused
+                .push((idx, SourceMessage::unreadable(uid), why));
+        }
         let (left, too_big): (Vec<SourceMessage>, Vec<SourceMessage>) = left
             .into_iter()
             .partition(|m| limit.as_ref().is_none_or(|(l, _)| u64::from(m.size) <= *l));

@@ -53,6 +53,9 @@ pub enum Quirk {
     /// The first `times` APPENDs get `TAG NO [UNAVAILABLE] Throttled, try again later` (not
     /// forwarded), as a provider answers a client it rate-limits.
     ThrottleAppends { times: usize },
+    /// The server's FETCH responses about this UID are garbled into something no IMAP parser
+    /// accepts (`FETCH ((`); with `body_only`, only those carrying the whole message.
+    GarbleFetchOf { uid: u32, body_only: bool },
 }
 
 /// The running proxy; dropping it closes the listener and every connection through it.
@@ -163,6 +166,13 @@ impl Shared {
     fn append_limit(&self) -> Option<usize> {
         self.quirks.iter().find_map(|q| match q {
             Quirk::RejectAppendsLargerThan(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    fn garble(&self) -> Option<(u32, bool)> {
+        self.quirks.iter().find_map(|q| match q {
+            Quirk::GarbleFetchOf { uid, body_only } => Some((*uid, *body_only)),
             _ => None,
         })
     }
@@ -312,6 +322,9 @@ fn server_to_client(
         if let Some(n) = shared.advertised_limit() {
             line = with_append_limit(&line, n);
         }
+        if let Some((uid, body_only)) = shared.garble() {
+            line = garbled(&line, uid, body_only);
+        }
         let mut out = lock(client);
         cutter.forward(&mut out, &line)?;
         while let Some((mut left, _)) = literal_at_end(&line) {
@@ -460,6 +473,20 @@ fn is_descending(set: &str) -> bool {
         Some((a, b)) => matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a > b),
         None => false,
     })
+}
+
+/// An untagged FETCH response about `uid` made unparseable.
+fn garbled(line: &[u8], uid: u32, body_only: bool) -> Vec<u8> {
+    let text = String::from_utf8_lossy(line);
+    let about = text.starts_with("* ")
+        && text.contains(" FETCH (")
+        && (text.contains(&format!("UID {uid} ")) || text.contains(&format!("UID {uid})")));
+    // The bare `(UID n)` of listing UIDs is left alone: only answers carrying data are garbled.
+    let data = text.contains("RFC822.SIZE") || text.contains("BODY[");
+    if !about || !data || (body_only && !text.contains("BODY[]")) {
+        return line.to_vec();
+    }
+    text.replacen(" FETCH (", " FETCH ((", 1).into_bytes()
 }
 
 /// `BODY.PEEK[]<o.n>` -> `BODY.PEEK[]` in a command line.
