@@ -128,3 +128,64 @@ fn a_message_the_server_garbles_fails_alone_when_copying() {
     assert_eq!((out.n("copied"), out.n("failed")), (6, 1), "{out:?}");
     assert_eq!(out.report["failures"][0]["uid"], 3, "{out:?}");
 }
+
+/// A library-level session through `port`, with a short idle timeout.
+fn session_endpoint(port: u16, user: &TestUser) -> mailferry::imap::Endpoint {
+    mailferry::imap::Endpoint {
+        side: mailferry::error::Side::Source,
+        host: "127.0.0.1".into(),
+        port,
+        tls: mailferry::providers::TlsMode::None,
+        ca_file: None,
+        user: user.name.clone(),
+        password: mailferry::secret::Secret::new(user.password.clone()),
+        provider: None,
+        idle_timeout: std::time::Duration::from_secs(2),
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_trickles_bytes_is_given_up_on_in_bounded_time() {
+    let d = dovecot();
+    let src = d.new_user("trickle-src");
+    src.append("INBOX", &generated("trickle", 1, 20_000), &[], None);
+    // Login and EXAMINE pass at full speed; the message then comes a byte at a time, each
+    // well within the idle timeout.
+    let proxy = Proxy::start(
+        d.plain_port(),
+        vec![Quirk::Trickle {
+            after: 3_000,
+            every_ms: 300,
+        }],
+    );
+    let ep = session_endpoint(proxy.port(), &src);
+    let mut s = mailferry::imap::Session::connect(&ep).await.unwrap();
+    s.examine("INBOX").await.unwrap();
+    let started = std::time::Instant::now();
+    let r = s
+        .uid_fetch("1:*", "(UID BODY.PEEK[])", &mut |_| Ok(()))
+        .await;
+    let err = r.expect_err("a trickling server must not hold the command for ever");
+    assert!(err.to_string().contains("too slowly"), "{err}");
+    assert!(started.elapsed().as_secs() < 15, "{:?}", started.elapsed());
+    assert!(s.is_broken());
+}
+
+#[tokio::test]
+async fn an_endless_stream_of_untagged_responses_is_cut_short() {
+    let d = dovecot();
+    let src = d.new_user("flood-src");
+    src.append("INBOX", &generated("flood", 1, 300), &[], None);
+    let proxy = Proxy::start(
+        d.plain_port(),
+        vec![Quirk::FloodBeforeFetchDone { lines: 30_000 }],
+    );
+    let ep = session_endpoint(proxy.port(), &src);
+    let mut s = mailferry::imap::Session::connect(&ep).await.unwrap();
+    s.examine("INBOX").await.unwrap();
+    let err = s
+        .uid_fetch("1:*", "(UID FLAGS)", &mut |_| Ok(()))
+        .await
+        .expect_err("30,000 responses to a FETCH of one message");
+    assert!(err.to_string().contains("more than"), "{err}");
+}

@@ -151,6 +151,7 @@ async fn fetch_in_parts(
             format!("(UID BODY.PEEK[]<{offset}.{PART_BYTES}>)")
         };
         let mut got: Option<std::result::Result<bool, String>> = None;
+        s.expect_bytes(PART_BYTES);
         s.uid_fetch(&uid.to_string(), &items, &mut |rec| {
             // One answer per request: a repeated response is not a second part.
             if rec.uid != Some(uid) || got.is_some() {
@@ -288,7 +289,13 @@ async fn fetch_batch(
             }
         }
         let uids = if large.is_some() { Vec::new() } else { uids };
-        for (set, _) in uidset::chunks(&uids, BATCH_MESSAGES) {
+        for (set, members) in uidset::chunks(&uids, BATCH_MESSAGES) {
+            let expected: u64 = members
+                .iter()
+                .filter_map(|u| pending.get(u))
+                .map(|m| u64::from(m.size))
+                .sum();
+            s.expect_bytes(expected);
             let r = s
                 .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])", &mut |rec| {
                     let Some(uid) = rec.uid else { return Ok(()) };

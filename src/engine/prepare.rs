@@ -102,7 +102,9 @@ async fn body_hashes(
     uids: &[u32],
 ) -> Result<HashMap<u32, (String, String)>> {
     let mut out = HashMap::new();
-    for (set, _) in uidset::chunks(uids, 20) {
+    for (set, members) in uidset::chunks(uids, 20) {
+        // Sizes are not known here: allow each of the 20 a generous 4 MiB at the slowest rate.
+        session.expect_bytes(members.len() as u64 * 4 * 1024 * 1024);
         session
             .uid_fetch(&set, "(UID BODY.PEEK[])", &mut |r| {
                 if let (Some(u), Some(b)) = (r.uid, r.body.as_ref()) {

@@ -194,6 +194,29 @@ pub struct Session {
     broken: bool,
     server_id: Option<HashMap<String, String>>,
     greeting: String,
+    /// Bytes the next command is expected to bring (set by [`Session::expect_bytes`]), for
+    /// its overall deadline.
+    expect_bytes: u64,
+}
+
+/// Slowest transfer a command may fall to before its deadline: a server that trickles a byte
+/// now and then (never silent long enough for the idle timeout) still ends.
+const MIN_RATE: u64 = 16 * 1024;
+/// Time per untagged response allowed on top (a FETCH of many small messages).
+const PER_RESPONSE: Duration = Duration::from_millis(20);
+/// Untagged responses one command may bring beyond twice the folder's messages.
+const UNTAGGED_SLACK: usize = 10_000;
+
+/// The longest one command may take: the idle timeout, plus the expected bytes at
+/// [`MIN_RATE`], plus a little per response received.
+pub fn command_deadline(idle: Duration, expect_bytes: u64, responses: usize) -> Duration {
+    idle + Duration::from_secs(expect_bytes / MIN_RATE)
+        + PER_RESPONSE.saturating_mul(responses.min(u32::MAX as usize) as u32)
+}
+
+/// The most untagged responses one command may bring in a folder of `exists` messages.
+pub fn untagged_cap(exists: u32) -> usize {
+    UNTAGGED_SLACK + 2 * exists as usize
 }
 
 impl std::fmt::Debug for Session {
@@ -487,6 +510,7 @@ impl Session {
             broken: false,
             server_id: None,
             greeting,
+            expect_bytes: 0,
         };
         // Capabilities change at login (Gmail adds UIDPLUS and MOVE only then).
         session.refresh_capabilities().await?;
@@ -850,15 +874,49 @@ impl Session {
         what: &str,
         on: &mut (dyn FnMut(&Response<'_>) + Send),
     ) -> Result<Done> {
+        let started = tokio::time::Instant::now();
+        let expect = std::mem::take(&mut self.expect_bytes);
+        let cap = untagged_cap(self.selected.as_ref().map_or(0, |s| s.exists));
+        let mut responses = 0usize;
         loop {
-            match self.next(what, on).await? {
+            let allowed = command_deadline(self.endpoint.idle_timeout, expect, responses);
+            let left = allowed.saturating_sub(started.elapsed());
+            let event = match tokio::time::timeout(left, self.next(what, on)).await {
+                Ok(e) => e?,
+                Err(_) => {
+                    self.broken = true;
+                    return Err(Error::Timeout {
+                        host: self.endpoint.host.clone(),
+                        what: format!("{what} (still unfinished; the server sends too slowly)"),
+                        after: allowed,
+                    });
+                }
+            };
+            match event {
                 Event::Tagged { tag: t, result } if t == *tag => return result,
                 // A completion or continuation for nothing we sent: out of step.
                 Event::Tagged { .. } | Event::Continue => return Err(self.out_of_step(what)),
                 Event::Bye(text) => return Err(self.bye(&text, what)),
-                Event::Other => {}
+                Event::Other => {
+                    responses += 1;
+                    if responses > cap {
+                        self.broken = true;
+                        return Err(Error::Protocol {
+                            host: self.endpoint.host.clone(),
+                            detail: format!(
+                                "{what}: the server sent more than {cap} responses to one command"
+                            ),
+                        });
+                    }
+                }
             }
         }
+    }
+
+    /// The next command is expected to bring about this many bytes (a FETCH of known
+    /// messages): its deadline grows with them.
+    pub fn expect_bytes(&mut self, bytes: u64) {
+        self.expect_bytes = bytes;
     }
 
     /// Runs one command to completion, handing untagged responses to `on`.

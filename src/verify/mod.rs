@@ -154,6 +154,7 @@ async fn fetch_bodies(
     conn: &mut Conn<'_>,
     wire: &str,
     uids: &[u32],
+    sizes: &HashMap<u32, u64>,
     each: &mut (dyn FnMut(u32, &[u8]) + Send),
 ) -> Result<BTreeSet<u32>> {
     let mut pending: BTreeSet<u32> = uids.iter().copied().collect();
@@ -162,7 +163,8 @@ async fn fetch_bodies(
         let r: Result<()> = async {
             let s = examined(conn.get().await?, wire).await?;
             let list: Vec<u32> = pending.iter().copied().collect();
-            for (set, _) in uidset::chunks(&list, BODY_CHUNK) {
+            for (set, members) in uidset::chunks(&list, BODY_CHUNK) {
+                s.expect_bytes(members.iter().filter_map(|u| sizes.get(u)).sum());
                 s.uid_fetch(&set, "(UID BODY.PEEK[])", &mut |r| {
                     if let (Some(uid), Some(body)) = (r.uid, r.body.as_deref())
                         && pending.remove(&uid)
@@ -181,6 +183,14 @@ async fn fetch_bodies(
             Err(e) => conn.recover(e, &mut attempt).await?,
         }
     }
+}
+
+/// Sizes by UID, for the deadline of a whole-message FETCH.
+fn item_sizes(items: &[Item]) -> HashMap<u32, u64> {
+    items
+        .iter()
+        .filter_map(|i| i.uid.map(|u| (u, i.size)))
+        .collect()
 }
 
 /// Subject, From, Date and Message-ID of some messages of one folder, fetched in bulk.
@@ -386,7 +396,8 @@ async fn imap_source_folder(
         .collect();
     let mut skip = HashSet::new();
     let mut hashes = HashMap::new();
-    let gone = fetch_bodies(conn, &folder.wire, &wanted, &mut |uid, body| {
+    let sizes = item_sizes(&scan.items);
+    let gone = fetch_bodies(conn, &folder.wire, &wanted, &sizes, &mut |uid, body| {
         if undecided.contains(&uid)
             && plan::decide_attachments(filters, &Summary::from_message(body)) == Decision::Skip
         {
@@ -511,7 +522,8 @@ async fn imap_target_folder(
     if deep && !scan.items.is_empty() {
         let uids: Vec<u32> = scan.items.iter().filter_map(|i| i.uid).collect();
         let mut hashes = HashMap::new();
-        let gone = fetch_bodies(conn, wire, &uids, &mut |uid, body| {
+        let sizes = item_sizes(&scan.items);
+        let gone = fetch_bodies(conn, wire, &uids, &sizes, &mut |uid, body| {
             hashes.insert(
                 uid,
                 (content_sha256(body), reconcile::canonical_sha256(body)),

@@ -56,6 +56,11 @@ pub enum Quirk {
     /// The server's FETCH responses about this UID are garbled into something no IMAP parser
     /// accepts (`FETCH ((`); with `body_only`, only those carrying the whole message.
     GarbleFetchOf { uid: u32, body_only: bool },
+    /// Once `after` bytes went to the client on a connection, the rest goes one byte every
+    /// `every_ms`: never silent long enough for an idle timeout, never finishing either.
+    Trickle { after: usize, every_ms: u64 },
+    /// Before each `OK Fetch completed`, `lines` untagged responses no command asked for.
+    FloodBeforeFetchDone { lines: usize },
 }
 
 /// The running proxy; dropping it closes the listener and every connection through it.
@@ -173,6 +178,20 @@ impl Shared {
     fn garble(&self) -> Option<(u32, bool)> {
         self.quirks.iter().find_map(|q| match q {
             Quirk::GarbleFetchOf { uid, body_only } => Some((*uid, *body_only)),
+            _ => None,
+        })
+    }
+
+    fn trickle(&self) -> Option<(usize, u64)> {
+        self.quirks.iter().find_map(|q| match q {
+            Quirk::Trickle { after, every_ms } => Some((*after, *every_ms)),
+            _ => None,
+        })
+    }
+
+    fn flood(&self) -> Option<usize> {
+        self.quirks.iter().find_map(|q| match q {
+            Quirk::FloodBeforeFetchDone { lines } => Some(*lines),
             _ => None,
         })
     }
@@ -304,6 +323,8 @@ fn server_to_client(
         left: shared.cut().map(|(bytes, _)| bytes),
         shared,
         sockets,
+        trickle: shared.trickle(),
+        sent: 0,
     };
     let mut line = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -326,6 +347,14 @@ fn server_to_client(
             line = garbled(&line, uid, body_only);
         }
         let mut out = lock(client);
+        if let Some(n) = shared.flood()
+            && !line.starts_with(b"*")
+            && String::from_utf8_lossy(&line).contains("OK Fetch completed")
+        {
+            for _ in 0..n {
+                cutter.forward(&mut out, b"* OK still working\r\n")?;
+            }
+        }
         cutter.forward(&mut out, &line)?;
         while let Some((mut left, _)) = literal_at_end(&line) {
             while left > 0 {
@@ -352,6 +381,9 @@ struct Cutter<'a> {
     left: Option<usize>,
     shared: &'a Shared,
     sockets: (&'a TcpStream, &'a TcpStream),
+    /// [`Quirk::Trickle`]: after how many bytes, and the pause between bytes then.
+    trickle: Option<(usize, u64)>,
+    sent: usize,
 }
 
 impl Cutter<'_> {
@@ -381,6 +413,20 @@ impl Cutter<'_> {
                 self.left = None;
             }
         }
+        if let Some((after, every_ms)) = self.trickle
+            && self.sent + bytes.len() > after
+        {
+            for &b in bytes {
+                if self.sent >= after {
+                    out.flush()?;
+                    std::thread::sleep(std::time::Duration::from_millis(every_ms));
+                }
+                out.write_all(&[b])?;
+                self.sent += 1;
+            }
+            return Ok(());
+        }
+        self.sent += bytes.len();
         out.write_all(bytes)
     }
 }
