@@ -287,6 +287,14 @@ pub(crate) fn named_folder(name: &str) -> (String, Option<Role>) {
 /// Reads `len` bytes at `offset` of a plain file.
 pub(crate) fn read_plain(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, ArchiveError> {
     let mut f = File::open(path).map_err(|e| io_error(path, e))?;
+    let size = f.metadata().map_err(|e| io_error(path, e))?.len();
+    if offset.checked_add(len).is_none_or(|end| end > size) {
+        return Err(corrupt(
+            path,
+            offset,
+            format!("{len} bytes asked at offset {offset} of a {size}-byte file"),
+        ));
+    }
     f.seek(SeekFrom::Start(offset))
         .map_err(|e| io_error(path, e))?;
     let mut out = Vec::with_capacity(len as usize);
@@ -322,6 +330,8 @@ pub(crate) struct CursorPool {
 }
 
 const POOL_SLOTS: usize = 4;
+/// The most a read sizes its buffer for before seeing the bytes.
+const MAX_PREALLOC: u64 = 128 * 1024 * 1024;
 
 impl CursorPool {
     /// `len` decompressed bytes at decompressed `offset`, counted from compressed position
@@ -375,7 +385,7 @@ impl CursorPool {
                 ),
             )
         };
-        let skip = offset - cur.pos;
+        let skip = offset.saturating_sub(cur.pos);
         let skipped = io::copy(&mut (&mut cur.dec).take(skip), &mut io::sink()).map_err(damaged)?;
         if skipped < skip {
             return Err(damaged(io::Error::new(
@@ -383,8 +393,9 @@ impl CursorPool {
                 "data ends early",
             )));
         }
-        // Sized up front: growing by doubling would briefly hold twice the message.
-        let mut out = Vec::with_capacity(len as usize);
+        // Sized up front (growing by doubling would briefly hold twice the message), but never
+        // beyond what a message can be: a damaged length cannot make a huge allocation.
+        let mut out = Vec::with_capacity(len.min(MAX_PREALLOC) as usize);
         (&mut cur.dec)
             .take(len)
             .read_to_end(&mut out)

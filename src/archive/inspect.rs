@@ -69,7 +69,10 @@ pub fn list(dir: &Path) -> Result<Listing, ArchiveError> {
             role: f.role,
             path: f.path.clone(),
             messages: f.messages.len() as u64,
-            bytes: f.messages.iter().map(|e| e.meta.size).sum(),
+            bytes: f
+                .messages
+                .iter()
+                .fold(0u64, |a, e| a.saturating_add(e.meta.size)),
         })
         .collect();
     Ok(Listing {
@@ -92,8 +95,8 @@ pub fn list(dir: &Path) -> Result<Listing, ArchiveError> {
             })
             .collect(),
         messages: folders.iter().map(|f| f.messages).sum(),
-        bytes: folders.iter().map(|f| f.bytes).sum(),
-        stored_bytes: r.ends.values().map(|e| e.len).sum(),
+        bytes: folders.iter().fold(0u64, |a, f| a.saturating_add(f.bytes)),
+        stored_bytes: r.ends.values().fold(0u64, |a, e| a.saturating_add(e.len)),
         folders,
         interrupted_run: r.pending.as_ref().map(|p| p.run),
         problems: store.problems().iter().map(ToString::to_string).collect(),

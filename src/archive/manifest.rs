@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -198,6 +198,56 @@ fn safe_component(c: &str) -> String {
     out
 }
 
+/// The longest manifest line read whole; a longer one is damage (records are a few hundred
+/// bytes), read past without holding it.
+const MAX_LINE: usize = 1024 * 1024;
+
+/// Reads one line of at most [`MAX_LINE`] bytes into `buf`; a longer one is consumed to its
+/// end without being kept. Returns the bytes consumed and whether the line was too long.
+fn read_line_capped(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(usize, bool)> {
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', buf)?;
+    if n < MAX_LINE || buf.ends_with(b"\n") {
+        return Ok((n, false));
+    }
+    // Skip the rest of the line, a buffer at a time.
+    let mut total = n;
+    loop {
+        let (done, used) = {
+            let chunk = reader.fill_buf()?;
+            if chunk.is_empty() {
+                (true, 0)
+            } else {
+                match chunk.iter().position(|&b| b == b'\n') {
+                    Some(i) => (true, i + 1),
+                    None => (false, chunk.len()),
+                }
+            }
+        };
+        reader.consume(used);
+        total += used;
+        if done {
+            buf.truncate(0);
+            return Ok((total, true));
+        }
+    }
+}
+
+/// Whether a message's location can be true of any file: no arithmetic on it overflows, it
+/// lies after its frame's start, and a tar entry has room for its header.
+fn sane_location(loc: &Loc, format: ArchiveFormat) -> bool {
+    let header = if format == ArchiveFormat::Tar { 512 } else { 0 };
+    loc.offset.checked_add(loc.length).is_some()
+        && loc.offset >= loc.frame_pos
+        && loc.offset >= header
+        && loc.length.checked_add(header).is_some()
+}
+
 pub(crate) fn volume_name(run: u32) -> String {
     format!("{VOLUME_DIR}/run-{run:06}.tar.zst")
 }
@@ -222,9 +272,8 @@ impl Replay {
         let mut pending: Vec<(u64, Result<Record, String>)> = Vec::new();
         loop {
             line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| io_error(&path, e))?;
+            let (n, too_long) =
+                read_line_capped(&mut reader, &mut line).map_err(|e| io_error(&path, e))?;
             if n == 0 {
                 break;
             }
@@ -232,10 +281,14 @@ impl Replay {
             pos += n as u64;
             let complete = line.ends_with(b"\n");
             let text = line.trim_ascii();
-            if text.is_empty() {
+            if text.is_empty() && !too_long {
                 continue;
             }
-            let parsed: Result<Record, String> = if complete {
+            let parsed: Result<Record, String> = if too_long {
+                Err(format!(
+                    "line of {n} bytes, longer than any record ({MAX_LINE} bytes at most)"
+                ))
+            } else if complete {
                 serde_json::from_slice(text).map_err(|e| e.to_string())
             } else {
                 Err("line cut short (no newline)".to_string())
@@ -415,7 +468,10 @@ impl Replay {
                     return;
                 };
                 let f = &mut self.folders[i];
-                if m.id != f.messages.len() as u64 || !safe_rel_path(&m.loc.file) {
+                if m.id != f.messages.len() as u64
+                    || !safe_rel_path(&m.loc.file)
+                    || !sane_location(&m.loc, self.format)
+                {
                     self.problems.push(corrupt(
                         path,
                         offset,

@@ -91,6 +91,28 @@ impl ArchiveStore {
                 "manifest location points before its frame",
             ));
         }
+        // The manifest's numbers are checked against the committed end of the file before
+        // anything is read or allocated by them.
+        let raw_limit = self
+            .replay
+            .ends
+            .get(&loc.file)
+            .map(|e| e.raw_len)
+            .unwrap_or(0);
+        let fits = loc
+            .offset
+            .checked_add(loc.length)
+            .is_some_and(|end| end <= raw_limit);
+        if !fits {
+            return Err(corrupt(
+                &path,
+                loc.frame,
+                format!(
+                    "manifest location (offset {}, {} bytes) lies beyond the file's recorded end",
+                    loc.offset, loc.length
+                ),
+            ));
+        }
         let rel = loc.offset - loc.frame_pos;
         let raw = match self.replay.format {
             ArchiveFormat::Mbox => {
@@ -107,9 +129,14 @@ impl ArchiveStore {
                         "tar entry has no room for its header",
                     ));
                 }
-                let mut block =
-                    self.pool
-                        .read(&path, loc.frame, limit, true, rel - 512, 512 + loc.length)?;
+                let mut block = self.pool.read(
+                    &path,
+                    loc.frame,
+                    limit,
+                    true,
+                    rel - 512,
+                    loc.length.saturating_add(512),
+                )?;
                 check_tar_header(&block[..512], loc.length, &folder.path).map_err(|d| {
                     corrupt(
                         &path,

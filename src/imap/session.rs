@@ -1252,6 +1252,17 @@ fn login_hint(endpoint: &Endpoint) -> String {
     }
 }
 
+/// What the session makes of one untagged response as a server sent it: a FETCH record or a
+/// LIST entry. For tests and fuzzing of the response handling; `None` for anything else, or
+/// bytes that do not parse.
+pub fn interpret(wire: &[u8]) -> (Option<FetchRecord>, Option<ListEntry>) {
+    match Response::parse(wire) {
+        Ok((_, Response::Fetch(seq, attrs))) => (Some(fetch_record(seq, &attrs)), None),
+        Ok((_, Response::MailboxData(MailboxDatum::List(data)))) => (None, Some(list_entry(&data))),
+        _ => (None, None),
+    }
+}
+
 fn list_entry(data: &imap_proto::MailboxListData<'_>) -> ListEntry {
     let mut attributes = Vec::new();
     let mut role = None;

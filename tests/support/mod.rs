@@ -35,6 +35,7 @@ pub mod dovecot;
 pub mod imap_client;
 pub mod job;
 pub mod mail;
+pub mod mutate;
 pub mod proxy;
 
 pub use dovecot::{Dovecot, MailboxInfo, StoredMessage, TestUser, dovecot, internaldate_unix};
