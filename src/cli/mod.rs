@@ -69,23 +69,25 @@ fn init_logging(verbose: u8) {
     };
     let filter =
         EnvFilter::try_from_env("MAILFERRY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    // async-imap logs every command verbatim at TRACE, LOGIN with its password included:
-    // never let it below INFO, whatever the user asks for.
-    let filter = match "async_imap=info".parse() {
-        Ok(d) => filter.add_directive(d),
-        Err(_) => filter,
-    };
-    let filter = match "imap_proto=info".parse() {
-        Ok(d) => filter.add_directive(d),
-        Err(_) => filter,
-    };
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::prelude::*;
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(never_below_info));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// async-imap logs every command verbatim at TRACE, LOGIN with its password included: its
+/// events (and imap-proto's) never pass below INFO, whatever MAILFERRY_LOG or -v ask for. A
+/// second filter on the layer, so no directive of the user's can be more specific than it.
+fn never_below_info(meta: &tracing::Metadata<'_>) -> bool {
+    let wire = ["async_imap", "imap_proto"]
+        .iter()
+        .any(|t| meta.target().starts_with(t));
+    !wire || *meta.level() <= tracing::Level::INFO
 }
 
 /// Parses, runs, and returns the exit code.
