@@ -809,8 +809,14 @@ fn passwords_never_appear_in_trace_logs_errors_or_checkpoints() {
         (&["-vv"][..], Some("trace")),
         (&["-vvv"][..], None),
         (&[][..], Some("async_imap::imap_stream=trace")),
-        (&[][..], Some("async_imap=trace,imap_proto=trace,mailferry=trace")),
-        (&["-vv"][..], Some("trace,async_imap::imap_stream[{}]=trace")),
+        (
+            &[][..],
+            Some("async_imap=trace,imap_proto=trace,mailferry=trace"),
+        ),
+        (
+            &["-vv"][..],
+            Some("trace,async_imap::imap_stream[{}]=trace"),
+        ),
     ] {
         let run = output({
             let mut c = job.command("run", args);
@@ -828,7 +834,10 @@ fn passwords_never_appear_in_trace_logs_errors_or_checkpoints() {
             );
         }
         for s in secrets {
-            assert!(!run.both().contains(s), "password in run output ({log:?}): {run:?}");
+            assert!(
+                !run.both().contains(s),
+                "password in run output ({log:?}): {run:?}"
+            );
         }
     }
     assert_eq!(dst.messages("INBOX").len(), 4);

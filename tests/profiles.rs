@@ -109,7 +109,9 @@ fn nightly_backup_writes_a_tar_archive_beside_the_profile() {
     assert_eq!(src.host, "imap.163.com");
     assert_eq!(
         src.password,
-        PasswordSource::Command("pass show mail/163".into())
+        PasswordSource::Command(mailferry::profile::PasswordCommand::Shell(
+            "pass show mail/163".into()
+        ))
     );
     let Target::Archive(a) = &p.target else {
         panic!("{:?}", p.target)

@@ -18,7 +18,9 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let mut endpoints = Vec::new();
     let mut results = Vec::new();
     let mut resolve =
-        |side: Side, account: &mailferry::profile::ImapAccount| match account.password.resolve() {
+        |side: Side, account: &mailferry::profile::ImapAccount| match super::resolve_password(
+            &account.password,
+        ) {
             Ok(p) => endpoints.push(Endpoint::new(side, account, p)),
             Err(e) => results.push(mailferry::doctor::StepResult {
                 side,

@@ -137,6 +137,19 @@ pub fn load_profile(path: &std::path::Path) -> anyhow::Result<mailferry::profile
     Ok(profile)
 }
 
+/// Reads a password off the async threads: a password command may run for up to 30 s.
+pub fn resolve_password(
+    source: &mailferry::profile::PasswordSource,
+) -> Result<mailferry::secret::Secret, mailferry::profile::SecretError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| source.resolve())
+        }
+        _ => source.resolve(),
+    }
+}
+
 /// The profile's source, ready to read: an IMAP endpoint with its password resolved, or an
 /// opened store (archive, mbox, .eml folder, Maildir). Damage found in a store is printed;
 /// the messages before and around it are still used.
@@ -150,9 +163,7 @@ pub async fn source_side(
     use mailferry::profile::Source;
     Ok(match &profile.source {
         Source::Imap(a) => {
-            let pw = a
-                .password
-                .resolve()
+            let pw = resolve_password(&a.password)
                 .with_context(|| format!("source password for {}", a.user))?;
             SourceSide::Imap(Endpoint::new(Side::Source, a, pw))
         }
@@ -191,9 +202,7 @@ pub fn target_side(
     use mailferry::profile::Target;
     Ok(match &profile.target {
         Target::Imap(a) => {
-            let pw = a
-                .password
-                .resolve()
+            let pw = resolve_password(&a.password)
                 .with_context(|| format!("target password for {}", a.user))?;
             TargetSide::Imap(Endpoint::new(Side::Target, a, pw))
         }

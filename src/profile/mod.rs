@@ -13,14 +13,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use chrono::NaiveDate;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+mod password;
+
+pub use password::{PasswordCommand, PasswordSource, SecretError};
+
 use crate::providers::{self, Provider, Role, TlsMode};
-use crate::secret::Secret;
 
 /// A validated profile.
 #[derive(Debug, Clone)]
@@ -87,14 +89,6 @@ pub struct ArchiveTarget {
 
 /// The default of `target.archive.commit_every`.
 pub const DEFAULT_COMMIT_EVERY: u64 = 64 * 1024 * 1024;
-
-/// Where a password comes from. A plain string in the profile is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
-    Env(String),
-    File(PathBuf),
-    Command(String),
-}
 
 #[derive(Debug, Clone)]
 pub struct ImapAccount {
@@ -222,112 +216,6 @@ impl ProfileError {
 
 /// A password source that did not yield a password. Names the variable, file or command;
 /// never contains the password.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error("environment variable {var} is not set (export it in the shell that runs mailferry)")]
-    EnvMissing { var: String },
-    #[error("environment variable {var} is empty")]
-    EnvEmpty { var: String },
-    #[error("environment variable {var} is not valid UTF-8")]
-    EnvNotUnicode { var: String },
-    #[error("cannot read password file {}: {source}", path.display())]
-    FileUnreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("password file {} is not valid UTF-8", path.display())]
-    FileNotUtf8 { path: PathBuf },
-    #[error("password file {} is empty", path.display())]
-    FileEmpty { path: PathBuf },
-    #[error("cannot run password command `{command}`: {source}")]
-    CommandSpawn {
-        command: String,
-        source: std::io::Error,
-    },
-    #[error("password command `{command}` failed ({status})")]
-    CommandFailed { command: String, status: String },
-    #[error("password command `{command}` printed something that is not UTF-8")]
-    CommandNotUtf8 { command: String },
-    #[error("password command `{command}` printed nothing")]
-    CommandEmpty { command: String },
-}
-
-impl PasswordSource {
-    /// Reads the password: the variable's value, the file's contents, or the command's
-    /// standard output (`sh -c`), each with one trailing newline removed.
-    pub fn resolve(&self) -> Result<Secret, SecretError> {
-        match self {
-            PasswordSource::Env(var) => env_secret(var, std::env::var_os(var)),
-            PasswordSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| SecretError::FileUnreadable {
-                    path: path.clone(),
-                    source,
-                })?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| SecretError::FileNotUtf8 { path: path.clone() })?;
-                let value = trim_one_newline(text);
-                if value.is_empty() {
-                    return Err(SecretError::FileEmpty { path: path.clone() });
-                }
-                Ok(Secret::new(value))
-            }
-            PasswordSource::Command(command) => {
-                // stdin and stderr stay the terminal's, so `pass`/gpg can ask for a passphrase.
-                let output = Command::new("sh")
-                    .arg("-c")
-                    .arg(command)
-                    .stdin(Stdio::inherit())
-                    .stderr(Stdio::inherit())
-                    .stdout(Stdio::piped())
-                    .output()
-                    .map_err(|source| SecretError::CommandSpawn {
-                        command: command.clone(),
-                        source,
-                    })?;
-                if !output.status.success() {
-                    return Err(SecretError::CommandFailed {
-                        command: command.clone(),
-                        status: output.status.to_string(),
-                    });
-                }
-                let text =
-                    String::from_utf8(output.stdout).map_err(|_| SecretError::CommandNotUtf8 {
-                        command: command.clone(),
-                    })?;
-                let value = trim_one_newline(text);
-                if value.is_empty() {
-                    return Err(SecretError::CommandEmpty {
-                        command: command.clone(),
-                    });
-                }
-                Ok(Secret::new(value))
-            }
-        }
-    }
-}
-
-fn env_secret(var: &str, value: Option<std::ffi::OsString>) -> Result<Secret, SecretError> {
-    let value = value.ok_or_else(|| SecretError::EnvMissing { var: var.into() })?;
-    let value = value
-        .into_string()
-        .map_err(|_| SecretError::EnvNotUnicode { var: var.into() })?;
-    if value.is_empty() {
-        return Err(SecretError::EnvEmpty { var: var.into() });
-    }
-    Ok(Secret::new(value))
-}
-
-/// Drops one trailing `\n` (or `\r\n`): what `echo` and editors add, never part of a password.
-fn trim_one_newline(mut text: String) -> String {
-    if text.ends_with('\n') {
-        text.pop();
-        if text.ends_with('\r') {
-            text.pop();
-        }
-    }
-    text
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw structs: the YAML as written
 
@@ -407,7 +295,15 @@ struct RawFilters {
 struct RawPasswordMap {
     env: Option<String>,
     file: Option<String>,
-    command: Option<String>,
+    command: Option<RawCommand>,
+}
+
+/// `command: "a shell line"` or `command: [program, arg, ...]` (no shell).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCommand {
+    Line(String),
+    Argv(Vec<String>),
 }
 
 const PASSWORD_KEYS: &[&str] = &["env", "file", "command"];
@@ -453,10 +349,19 @@ impl<'de> Deserialize<'de> for RawPassword {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPassword, A::Error> {
                 let mut out = RawPasswordMap::default();
                 while let Some(key) = map.next_key::<String>()? {
+                    if key == "command" {
+                        if out.command.is_some() {
+                            return Err(de::Error::duplicate_field("command"));
+                        }
+                        out.command = Some(
+                            map.next_value::<Option<RawCommand>>()?
+                                .unwrap_or(RawCommand::Line(String::new())),
+                        );
+                        continue;
+                    }
                     let (name, slot) = match key.as_str() {
                         "env" => ("env", &mut out.env),
                         "file" => ("file", &mut out.file),
-                        "command" => ("command", &mut out.command),
                         // `password: { hunter2 }` makes the password a key: name it only
                         // when it is plainly a typo of a real key.
                         other if nearest(other, PASSWORD_KEYS).is_some() => {
@@ -876,13 +781,22 @@ impl Ctx<'_> {
                 self.path(&format!("{key}.file"), &file)?,
             ))
         } else if let Some(command) = raw.command {
-            if command.trim().is_empty() {
-                return Err(self.err(
-                    &format!("{key}.command"),
-                    "the command is empty",
-                    Some("e.g. password: { command: \"pass show mail/163\" }".into()),
-                ));
-            }
+            let command = match command {
+                RawCommand::Line(line) if !line.trim().is_empty() => PasswordCommand::Shell(line),
+                RawCommand::Argv(argv) if argv.first().is_some_and(|p| !p.trim().is_empty()) => {
+                    PasswordCommand::Argv(argv)
+                }
+                _ => {
+                    return Err(self.err(
+                        &format!("{key}.command"),
+                        "the command is empty",
+                        Some(
+                            "e.g. password: { command: [\"pass\", \"show\", \"mail/163\"] } or { command: \"pass show mail/163\" }"
+                                .into(),
+                        ),
+                    ));
+                }
+            };
             Ok(PasswordSource::Command(command))
         } else {
             Err(self.err(
@@ -2056,7 +1970,7 @@ state_dir: .mailferry
         let Target::Imap(t) = &p.target else { panic!() };
         assert_eq!(
             t.password,
-            PasswordSource::Command("pass show mail/qq".into())
+            PasswordSource::Command(PasswordCommand::Shell("pass show mail/qq".into()))
         );
     }
 
@@ -2101,56 +2015,5 @@ state_dir: .mailferry
         assert_eq!(locate(text, "filters.before"), Some(14));
         assert_eq!(locate(text, "filters.fake"), Some(11));
         assert_eq!(locate(text, "target.imap"), None);
-    }
-
-    #[test]
-    fn env_password_resolution() {
-        let s = env_secret("X", Some("code".into())).unwrap();
-        assert_eq!(s.expose(), "code");
-        let e = env_secret("MF_AUTH", Some("".into())).unwrap_err();
-        assert!(e.to_string().contains("MF_AUTH"), "{e}");
-        let e = PasswordSource::Env("MAILFERRY_TEST_SURELY_UNSET_71".into())
-            .resolve()
-            .unwrap_err();
-        assert!(matches!(e, SecretError::EnvMissing { .. }));
-        assert!(
-            e.to_string().contains("MAILFERRY_TEST_SURELY_UNSET_71"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn file_and_command_password_resolution_never_show_the_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("code");
-        std::fs::write(&file, "topsecret-code\n").unwrap();
-        let s = PasswordSource::File(file.clone()).resolve().unwrap();
-        assert_eq!(s.expose(), "topsecret-code");
-        assert_eq!(format!("{s:?}"), "[REDACTED]");
-
-        let missing = dir.path().join("missing");
-        let e = PasswordSource::File(missing.clone()).resolve().unwrap_err();
-        assert!(e.to_string().contains(&*missing.to_string_lossy()), "{e}");
-
-        let cat = format!("cat '{}'", file.display());
-        let s = PasswordSource::Command(cat.clone()).resolve().unwrap();
-        assert_eq!(s.expose(), "topsecret-code");
-        let s = PasswordSource::Command("printf 'a b\\n\\n'".into())
-            .resolve()
-            .unwrap();
-        assert_eq!(s.expose(), "a b\n", "only one newline is trimmed");
-
-        let failing = format!("{cat}; exit 3");
-        let e = PasswordSource::Command(failing.clone())
-            .resolve()
-            .unwrap_err();
-        let all = format!("{e} {e:?}");
-        assert!(all.contains(&failing) && all.contains('3'), "{all}");
-        assert!(!all.contains("topsecret"), "{all}");
-
-        let e = PasswordSource::Command("true".into())
-            .resolve()
-            .unwrap_err();
-        assert!(matches!(e, SecretError::CommandEmpty { .. }));
     }
 }
