@@ -43,6 +43,10 @@ pub struct Report {
     pub seconds: f64,
     pub folders: Vec<FolderReport>,
     pub failures: Vec<Failure>,
+    /// Parts of the source files that are no message and could not be carried, each naming
+    /// the file and byte offset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_carried: Vec<String>,
     /// Target folders created by this run (or that a dry run would create).
     pub created_folders: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -67,7 +71,7 @@ impl Report {
     /// 0 when everything selected is on the target, 1 when some messages failed or the run
     /// was stopped early.
     pub fn exit_code(&self) -> i32 {
-        if self.failed > 0 || self.cancelled {
+        if self.failed > 0 || self.cancelled || !self.not_carried.is_empty() {
             1
         } else {
             0
@@ -166,6 +170,12 @@ impl Report {
                     f.message_id.as_deref().unwrap_or("(no Message-ID)"),
                     f.reason
                 );
+            }
+        }
+        if !self.not_carried.is_empty() {
+            let _ = writeln!(out, "not carried (nothing in these bytes could be copied):");
+            for p in &self.not_carried {
+                let _ = writeln!(out, "  {p}");
             }
         }
         if let Some(v) = &self.verify {

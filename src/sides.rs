@@ -15,6 +15,8 @@ pub enum SourceSide {
         store: Arc<dyn MessageStore>,
         /// What it is, for the checkpoint and messages (`mbox:/path`).
         label: String,
+        /// Damage found while opening it, each naming file and offset: not carried.
+        problems: Vec<String>,
     },
 }
 

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("imap::bodystructure", 0),
     ("imap::mutf7", 0),
     ("imap::uidset", 0),
+    ("imap::wire", 0),
     ("providers", 0),
     ("retry", 0),
     ("secret", 0),

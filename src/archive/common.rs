@@ -154,22 +154,6 @@ pub(crate) fn header_value(headers: &[u8], name: &str) -> Option<String> {
     found
 }
 
-/// Whether the bytes start like a message: a header field name and a colon on the first
-/// non-empty line (blank lines before it are tolerated; some exporters leave one).
-pub(crate) fn looks_like_message(head: &[u8]) -> bool {
-    let Some(line) = head
-        .split(|&b| b == b'\n')
-        .take(4)
-        .find(|l| !l.trim_ascii().is_empty())
-    else {
-        return false;
-    };
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
-        return false;
-    };
-    colon > 0 && line[..colon].iter().all(|&b| (33..=126).contains(&b))
-}
-
 const SYSTEM_FLAGS: &[&str] = &["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
 
 /// Flags in a stable form: system flags spelled canonically and first, keywords after in their
@@ -495,7 +479,5 @@ mod tests {
             Some("Inbox, Work")
         );
         assert_eq!(header_value(h, "subject").as_deref(), Some("s"));
-        assert!(looks_like_message(h));
-        assert!(!looks_like_message(b"\0\0garbage\n"));
     }
 }

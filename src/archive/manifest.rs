@@ -238,6 +238,28 @@ fn read_line_capped(
     }
 }
 
+/// Keeps only flags and a date that can be sent to a server as they are (an edited or rotted
+/// manifest must not reach an IMAP command line); says what was dropped.
+fn sanitize(flags: &mut Vec<String>, date: &mut Option<String>) -> Option<String> {
+    let (ok, dropped) = crate::imap::wire::flags(flags);
+    *flags = ok;
+    let bad_date = date
+        .as_deref()
+        .filter(|d| crate::imap::wire::internaldate(d).is_none())
+        .map(str::to_string);
+    if bad_date.is_some() {
+        *date = None;
+    }
+    match (dropped.is_empty(), bad_date) {
+        (true, None) => None,
+        (false, None) => Some(format!("invalid flags {dropped:?} dropped")),
+        (true, Some(d)) => Some(format!("invalid received date {d:?} dropped")),
+        (false, Some(d)) => Some(format!(
+            "invalid flags {dropped:?} and received date {d:?} dropped"
+        )),
+    }
+}
+
 /// Whether a message's location can be true of any file: no arithmetic on it overflows, it
 /// lies after its frame's start, and a tar entry has room for its header.
 fn sane_location(loc: &Loc, format: ArchiveFormat) -> bool {
@@ -484,6 +506,13 @@ impl Replay {
                 }
                 let mut meta = m.meta;
                 meta.role = f.role;
+                if let Some(what) = sanitize(&mut meta.flags, &mut meta.internaldate) {
+                    self.problems.push(corrupt(
+                        path,
+                        offset,
+                        format!("message {} of {:?}: {what}", m.id, meta.folder),
+                    ));
+                }
                 f.messages.push(Entry { meta, loc: m.loc });
             }
             Record::Flags {
@@ -498,8 +527,19 @@ impl Replay {
                     .get(&folder)
                     .and_then(|&i| self.folders[i].messages.get_mut(id as usize))
                     .filter(|e| e.meta.sha256 == sha256);
+                let mut flags = flags;
+                let unsafe_flags = sanitize(&mut flags, &mut None);
                 match entry {
-                    Some(e) => e.meta.flags = flags,
+                    Some(e) => {
+                        e.meta.flags = flags;
+                        if let Some(what) = unsafe_flags {
+                            self.problems.push(corrupt(
+                                path,
+                                offset,
+                                format!("flag update for message {id} of {folder:?}: {what}"),
+                            ));
+                        }
+                    }
                     None => self.problems.push(corrupt(
                         path,
                         offset,

@@ -22,8 +22,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 
 use super::common::{
     CountingReader, CursorPool, Digest, RawDigest, corrupt, date_header, flags_from_headers,
-    format_internaldate, header_value, invalid, io_error, looks_like_message, named_folder,
-    normalize_flags, read_plain,
+    format_internaldate, header_value, invalid, io_error, named_folder, normalize_flags,
+    read_plain,
 };
 use super::{ArchiveError, MessageMeta, MessageStore, StoredFolder, StoredMessage};
 use crate::providers::Role;
@@ -246,7 +246,10 @@ pub(crate) fn scan<R: BufRead>(
     let mut garbage: Option<(u64, u64)> = None;
     let finish = |b: Building, on: &mut dyn FnMut(ScanEvent)| {
         let s = b.finish();
-        if s.stored_len == 0 || !looks_like_message(&s.digest.head) {
+        // Whatever text follows a From_ line is a message, whatever its shape (Python's
+        // `mailbox` writes one with an empty header section): carried as it is. Nothing, or
+        // binary data (NUL bytes, which no IMAP server takes in a message), is not.
+        if s.stored_len == 0 || s.digest.head.contains(&0) {
             on(ScanEvent::Garbage {
                 offset: s.start,
                 len: s.stored_len,

@@ -180,12 +180,14 @@ pub async fn source_side(
                 mailferry::archive::open_store_with_problems(&src)
             })
             .await??;
-            for p in problems {
+            let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            for p in &problems {
                 eprintln!("warning: {p}");
             }
             SourceSide::Store {
                 store: std::sync::Arc::from(store),
                 label,
+                problems,
             }
         }
     })
@@ -219,7 +221,7 @@ pub async fn verify_locations(
     use mailferry::verify::Location;
     let s = match source {
         SourceSide::Imap(ep) => Location::Imap(ep.clone()),
-        SourceSide::Store { store, label } => Location::Store {
+        SourceSide::Store { store, label, .. } => Location::Store {
             store: store.clone(),
             label: label.clone(),
         },

@@ -187,6 +187,10 @@ pub(super) async fn prepare(
     let mut report = Report {
         dry_run: opts.dry_run,
         warnings: plan.notes.clone(),
+        not_carried: match source_side {
+            SourceSide::Store { problems, .. } => problems.clone(),
+            SourceSide::Imap(_) => Vec::new(),
+        },
         ..Default::default()
     };
     for f in &plan.folders {

@@ -6,5 +6,6 @@ pub mod session;
 pub mod stream;
 pub mod tls;
 pub mod uidset;
+pub mod wire;
 
 pub use session::{Endpoint, FetchRecord, ListEntry, MailboxState, Session, Step, StepObserver};

@@ -714,6 +714,13 @@ impl Session {
                 detail: "session was broken by an earlier failure".into(),
             });
         }
+        // Whatever built it, nothing read from a server, an archive or a file may end this
+        // command early and start another.
+        if let Some(why) = super::wire::unsafe_line(cmd) {
+            return Err(Error::Message(format!(
+                "{what}: not sent, as the command would hold {why} (from a folder name, flag or date read from a server or a file)"
+            )));
+        }
         tracing::debug!(host = %self.endpoint.host, command = what, "imap command");
         match self.inner.run_command(cmd).await {
             Ok(tag) => Ok(tag),
@@ -1075,13 +1082,22 @@ impl Session {
         let literal_plus = self.has("LITERAL+");
         let header = |item: &AppendItem<'_>| {
             let mut h = String::new();
-            if !item.flags.is_empty() {
+            let (flags, dropped) = super::wire::flags(item.flags);
+            if !dropped.is_empty() {
+                tracing::warn!("{what}: flags {dropped:?} are not valid IMAP flags; left out");
+            }
+            if !flags.is_empty() {
                 h.push_str(" (");
-                h.push_str(&item.flags.join(" "));
+                h.push_str(&flags.join(" "));
                 h.push(')');
             }
-            if let Some(d) = item.internaldate {
-                h.push_str(&format!(" \"{d}\""));
+            if let Some(given) = item.internaldate {
+                match super::wire::internaldate(given) {
+                    Some(d) => h.push_str(&format!(" \"{d}\"")),
+                    None => tracing::warn!(
+                        "{what}: received date {given:?} is not a valid INTERNALDATE; the server's date is used"
+                    ),
+                }
             }
             h.push_str(&format!(
                 " {{{}{}}}",
@@ -1170,6 +1186,10 @@ impl Session {
                 .map(|s| quote(&s.wire))
                 .unwrap_or_default()
         );
+        let (flags, dropped) = super::wire::flags(flags);
+        if !dropped.is_empty() {
+            tracing::warn!("{what}: flags {dropped:?} are not valid IMAP flags; left out");
+        }
         let cmd = format!("UID STORE {set} FLAGS.SILENT ({})", flags.join(" "));
         self.run(&cmd, &what, &mut |_| {}).await.map(|_| ())
     }
@@ -1182,24 +1202,14 @@ impl Session {
     /// Adds these flags to the messages, leaving their others alone
     /// (`UID STORE set +FLAGS.SILENT (...)`).
     pub async fn uid_add_flags(&mut self, set: &str, flags: &[String]) -> Result<()> {
-        // A flag that is not an atom could end the command line early: it is left out.
         let kept = self.selected.clone();
         let what = format!(
             "UID STORE +FLAGS in {}",
             kept.as_ref().map(|s| quote(&s.wire)).unwrap_or_default()
         );
-        let mut safe = Vec::with_capacity(flags.len());
-        for f in flags {
-            let body = f.strip_prefix('\\').unwrap_or(f);
-            let atom = !body.is_empty()
-                && body
-                    .bytes()
-                    .all(|b| (0x21..0x7f).contains(&b) && !b"(){%*\"\\]".contains(&b));
-            if !atom {
-                tracing::warn!("flag {f:?} cannot be sent to the server; left out");
-                continue;
-            }
-            safe.push(f.as_str());
+        let (safe, dropped) = super::wire::flags(flags);
+        if !dropped.is_empty() {
+            tracing::warn!("{what}: flags {dropped:?} are not valid IMAP flags; left out");
         }
         if safe.is_empty() {
             return Ok(());
