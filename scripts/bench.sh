@@ -97,23 +97,17 @@ VGID=$(id -g vmail)
 
 # --- 2. a private Dovecot ----------------------------------------------------------------
 RUN=${BENCH_DIR:-$(mktemp -d /tmp/mailferry-bench.XXXXXX)}
-mkdir -p "$RUN"/{run,state,log,mail,work}
-chmod 755 "$RUN"
-chown "$VUID:$VGID" "$RUN/mail"
-CONF=$RUN/dovecot.conf
+mkdir -p "$RUN/work"
 read -r IMAP_PORT PX_SRC PX_DST < <($LIB freeports 3)
 PIDS=()
+# shellcheck source=scripts/lib/dovecot.sh
+source "$ROOT/scripts/lib/dovecot.sh"
 
 cleanup() {
     local rc=$?
     set +e
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    if [ -f "$RUN/run/master.pid" ]; then
-        local mp
-        mp=$(cat "$RUN/run/master.pid")
-        doveadm -c "$CONF" stop 2>/dev/null || kill "$mp" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$mp" 2>/dev/null || break; sleep 0.1; done
-    fi
+    dovecot_stop
     if [ "${BENCH_KEEP:-0}" != 1 ]; then
         rm -rf "$RUN/mail" "$RUN/work"
         log "logs and results kept in $RUN"
@@ -128,62 +122,12 @@ for tool in $MIGRATE; do
     USERS+=("dst-$tool-0")
     [ "$DELAY" = 0 ] || USERS+=("dst-$tool-$((DELAY * 2))")
 done
-: >"$RUN/users"
-for u in "${USERS[@]}"; do
-    echo "$u@$DOMAIN:{PLAIN}$PW:$VUID:$VGID::$RUN/mail/$u::" >>"$RUN/users"
-done
-chmod 644 "$RUN/users"
-
-cat >"$CONF" <<EOF
-base_dir = $RUN/run
-state_dir = $RUN/state
-log_path = $RUN/log/dovecot.log
-instance_name = mailferry-bench-$IMAP_PORT
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-mail_max_userip_connections = 200
-imap_max_line_length = 2M
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $RUN/users
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%u $RUN/users
-}
-namespace inbox {
-  inbox = yes
-  separator = /
-  mailbox "已发送" {
-    special_use = \\Sent
-    auto = subscribe  # like a real provider: a fresh account already has its Sent folder
-  }
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $IMAP_PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service doveadm {
-  inet_listener {
-    port = 0
-  }
-}
-EOF
+DOVECOT_OWNER=vmail DOVECOT_PW=$PW DOVECOT_DOMAIN=$DOMAIN DOVECOT_SENT_AUTO=subscribe \
+    dovecot_setup "$RUN" "$IMAP_PORT" "${USERS[@]}"
+CONF=$DOVECOT_CONF
 log "starting dovecot on 127.0.0.1:$IMAP_PORT ($RUN)"
-dovecot -c "$CONF" || die "dovecot did not start; see $RUN/log/dovecot.log"
-for _ in $(seq 50); do [ -f "$RUN/run/master.pid" ] && break; sleep 0.1; done
+dovecot_start || die "dovecot did not start; see $RUN/log/dovecot.log"
 MASTER=$(cat "$RUN/run/master.pid")
-da() { doveadm -c "$CONF" "$@"; }
 
 # --- 3. the corpus -----------------------------------------------------------------------
 GEN_HASH=$(sha256sum "$HERE/gen_corpus.py" | cut -c1-12)

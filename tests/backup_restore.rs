@@ -18,7 +18,6 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value as Json;
-use support::imap_client::quote;
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailferry");
@@ -305,50 +304,8 @@ fn archive_check(dir: &Path) -> (i32, Json) {
 // ---------------------------------------------------------------------------------------------
 // Messages: seeding and reading back.
 
-/// A message as compared across accounts: bytes, flags (sorted, no \Recent), INTERNALDATE.
-type Msg = (Vec<u8>, Vec<String>, String);
-
-/// A message to seed.
-struct Seed {
-    raw: Vec<u8>,
-    flags: Vec<String>,
-    date: String,
-}
-
 fn seed(raw: Vec<u8>, flags: &[&str], date: &str) -> Seed {
-    Seed {
-        raw,
-        flags: flags.iter().map(|f| f.to_string()).collect(),
-        date: date.to_string(),
-    }
-}
-
-/// APPENDs many messages quickly: MULTIAPPEND with LITERAL+, up to 100 per command.
-fn bulk_append(user: &TestUser, folder: &str, seeds: &[Seed]) {
-    if !folder.eq_ignore_ascii_case("INBOX") {
-        user.create_mailbox(folder);
-    }
-    let mut c = user.login();
-    for chunk in seeds.chunks(100) {
-        let mut cmd = format!("APPEND {}", quote(&mutf7_encode(folder))).into_bytes();
-        for s in chunk {
-            cmd.extend_from_slice(
-                format!(
-                    " ({}) {} {{{}+}}\r\n",
-                    s.flags.join(" "),
-                    quote(&s.date),
-                    s.raw.len()
-                )
-                .as_bytes(),
-            );
-            cmd.extend_from_slice(&s.raw);
-        }
-        cmd.extend_from_slice(b"\r\n");
-        c.command_bytes(&cmd)
-            .unwrap()
-            .expect_ok(&format!("MULTIAPPEND to {folder}"));
-    }
-    c.logout();
+    Seed::new(raw, flags, date.to_string())
 }
 
 /// A plain message, unique by `tag` and `i`, about `body_len` bytes long.

@@ -9,7 +9,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -142,65 +141,25 @@ fn verify_after_a_clean_run_without_state_pairs_folders_as_run_did() {
 // ---------------------------------------------------------------------------------------------
 // 3 + 4. Backups map as the source names them; empty folders through backup and restore
 
-fn archive_job(dir: &Path, source: &str, target: &str) -> std::path::PathBuf {
-    let path = dir.join(format!("job-{}.yaml", fastrand::u32(..)));
-    std::fs::write(
-        &path,
-        format!("source:\n{source}target:\n{target}workers: 2\nstate_dir: state\n"),
-    )
-    .unwrap();
-    path
-}
-
-fn imap_side(u: &TestUser, var: &str) -> String {
-    format!(
-        "  imap: {{ host: 127.0.0.1, port: {}, tls: none, user: \"{}\", password: {{ env: {var} }} }}\n",
-        dovecot().plain_port(),
-        u.name
-    )
-}
-
-fn run_profile(profile: &Path, env: &[(&str, &str)]) -> (i32, Json) {
-    let out = Command::new(BIN)
-        .arg("run")
-        .arg(profile)
-        .arg("--json")
-        .envs(env.iter().copied())
-        .env_remove("MAILFERRY_LOG")
-        .current_dir(profile.parent().unwrap())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().rev().find(|l| !l.trim().is_empty());
-    let report = last
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no report\n{stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    (out.status.code().unwrap_or(-1), report)
-}
-
 #[test]
 fn backups_keep_source_names_and_empty_folders_and_restore_them() {
     let d = dovecot();
     let src = d.new_user("bk-src");
     seed_source(&src, 20);
     let dir = tempfile::tempdir().unwrap();
-    let backup = archive_job(
+    let backup = write_profile(
         dir.path(),
-        &imap_side(&src, "SRC"),
+        &imap_yaml(&src, "SRC"),
         "  archive: { path: backup, format: mbox }\n",
     );
     let env = [("SRC", src.password.as_str())];
-    let (code, first) = run_profile(&backup, &env);
+    let r = run_profile(&backup, &env);
+    let (code, first) = (r.code, r.report);
     assert_eq!(code, 0, "{first:#}");
     // An incremental run after new mail: the same names, no merge warning.
     src.append("Sent Items", &generated("later", 1, 300), &[], None);
-    let (code, second) = run_profile(&backup, &env);
+    let r = run_profile(&backup, &env);
+    let (code, second) = (r.code, r.report);
     assert_eq!(code, 0, "{second:#}");
     assert_eq!(second["copied"], 1, "{second:#}");
     for report in [&first, &second] {
@@ -211,12 +170,13 @@ fn backups_keep_source_names_and_empty_folders_and_restore_them() {
     }
 
     let dst = d.new_user("bk-dst");
-    let restore = archive_job(
+    let restore = write_profile(
         dir.path(),
         "  archive: { path: backup }\n",
-        &imap_side(&dst, "DST"),
+        &imap_yaml(&dst, "DST"),
     );
-    let (code, report) = run_profile(&restore, &[("DST", dst.password.as_str())]);
+    let r = run_profile(&restore, &[("DST", dst.password.as_str())]);
+    let (code, report) = (r.code, r.report);
     assert_eq!(code, 0, "{report:#}");
     let names = dst.mailbox_names();
     for f in [
@@ -416,12 +376,13 @@ fn a_restore_tells_lookalikes_apart_by_their_bytes() {
     .unwrap();
     // The target already holds B (as a server serves it, CRLF).
     dst.append("INBOX", b.replace('\n', "\r\n").as_bytes(), &[], None);
-    let restore = archive_job(
+    let restore = write_profile(
         dir.path(),
         &format!("  mbox: {}\n", mbox.display()),
-        &imap_side(&dst, "DST"),
+        &imap_yaml(&dst, "DST"),
     );
-    let (code, report) = run_profile(&restore, &[("DST", dst.password.as_str())]);
+    let r = run_profile(&restore, &[("DST", dst.password.as_str())]);
+    let (code, report) = (r.code, r.report);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(
         (

@@ -3,48 +3,7 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
 use support::*;
-
-fn profile(dir: &Path, source: &str, target: &str) -> std::path::PathBuf {
-    let path = dir.join(format!("job-{}.yaml", fastrand::u32(..)));
-    std::fs::write(
-        &path,
-        format!("source:\n{source}target:\n{target}workers: 1\nstate_dir: state\n"),
-    )
-    .unwrap();
-    path
-}
-
-fn imap(u: &TestUser, var: &str) -> String {
-    format!(
-        "  imap: {{ host: 127.0.0.1, port: {}, tls: none, user: \"{}\", password: {{ env: {var} }} }}\n",
-        dovecot().plain_port(),
-        u.name
-    )
-}
-
-fn run(profile: &Path, env: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .arg("run")
-        .arg(profile)
-        .arg("--json")
-        .envs(env.iter().copied())
-        .env_remove("MAILFERRY_LOG")
-        .current_dir(profile.parent().unwrap())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 #[test]
 fn an_edited_manifest_cannot_run_commands_on_the_restore_target() {
@@ -58,12 +17,13 @@ fn an_edited_manifest_cannot_run_commands_on_the_restore_target() {
     );
     src.append("Keep", &generated("keep", 2, 300), &[], None);
     let dir = tempfile::tempdir().unwrap();
-    let backup = profile(
+    let backup = write_profile(
         dir.path(),
-        &imap(&src, "SRC"),
+        &imap_yaml(&src, "SRC"),
         "  archive: { path: backup, format: mbox }\n",
     );
-    let (code, out) = run(&backup, &[("SRC", &src.password)]);
+    let r = run_profile(&backup, &[("SRC", &src.password)]);
+    let (code, out) = (r.code, r.output);
     assert_eq!(code, 0, "{out}");
 
     // A keyword and an INTERNALDATE edited to end the APPEND line and start other commands.
@@ -86,12 +46,13 @@ fn an_edited_manifest_cannot_run_commands_on_the_restore_target() {
 
     let dst = d.new_user("inject-dst");
     dst.append("Keep", &generated("theirs", 3, 300), &[], None);
-    let restore = profile(
+    let restore = write_profile(
         dir.path(),
         "  archive: { path: backup }\n",
-        &imap(&dst, "DST"),
+        &imap_yaml(&dst, "DST"),
     );
-    let (_, out) = run(&restore, &[("DST", &dst.password)]);
+    let r = run_profile(&restore, &[("DST", &dst.password)]);
+    let (_, out) = (r.code, r.output);
     let names = dst.mailbox_names();
     assert!(names.iter().any(|n| n == "Keep"), "{names:?}\n{out}");
     assert!(!names.iter().any(|n| n == "Pwned"), "{names:?}\n{out}");
@@ -115,12 +76,13 @@ fn an_mbox_message_with_an_empty_header_section_is_carried() {
         "From MAILER-DAEMON Mon Mar  4 10:00:00 2024\n\nA note with no headers at all.\nSecond line.\n\nFrom a@163.com Mon Mar  4 10:00:00 2024\nSubject: normal\n\nbody\n",
     )
     .unwrap();
-    let restore = profile(
+    let restore = write_profile(
         dir.path(),
         &format!("  mbox: {}\n", mbox.display()),
-        &imap(&dst, "DST"),
+        &imap_yaml(&dst, "DST"),
     );
-    let (code, out) = run(&restore, &[("DST", &dst.password)]);
+    let r = run_profile(&restore, &[("DST", &dst.password)]);
+    let (code, out) = (r.code, r.output);
     assert_eq!(code, 0, "{out}");
     let bodies: Vec<String> = dst
         .messages("INBOX")
@@ -147,12 +109,13 @@ fn bytes_that_are_no_message_are_listed_and_the_run_exits_1() {
         "junk before any From_ line\nmore junk\n\nFrom a@163.com Mon Mar  4 10:00:00 2024\nSubject: kept\n\nbody\n",
     )
     .unwrap();
-    let restore = profile(
+    let restore = write_profile(
         dir.path(),
         &format!("  mbox: {}\n", mbox.display()),
-        &imap(&dst, "DST"),
+        &imap_yaml(&dst, "DST"),
     );
-    let (code, out) = run(&restore, &[("DST", &dst.password)]);
+    let r = run_profile(&restore, &[("DST", &dst.password)]);
+    let (code, out) = (r.code, r.output);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"not_carried\""), "{out}");
     assert!(out.contains("at byte 0"), "{out}");

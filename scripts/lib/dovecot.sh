@@ -5,7 +5,9 @@
 #   dovecot_start / dovecot_stop / dovecot_restart
 #   da ARGS...                             # doveadm against it
 #
-# Mail belongs to an unprivileged user when run as root (Dovecot refuses root-owned mail).
+# Mail belongs to an unprivileged user when run as root (Dovecot refuses root-owned mail):
+# DOVECOT_OWNER, else `mail`. DOVECOT_SENT_AUTO=subscribe makes 已发送 exist in every account,
+# as a real provider's fresh account has its Sent folder.
 
 DOVECOT_PW=${DOVECOT_PW:-scriptpw}
 DOVECOT_DOMAIN=${DOVECOT_DOMAIN:-script.test}
@@ -14,7 +16,9 @@ dovecot_setup() {
     DOVECOT_RUN=$1
     DOVECOT_PORT=$2
     shift 2
-    if [ "$(id -u)" = 0 ]; then DOVECOT_OWNER=mail; else DOVECOT_OWNER=$(id -un); fi
+    if [ -z "${DOVECOT_OWNER:-}" ]; then
+        if [ "$(id -u)" = 0 ]; then DOVECOT_OWNER=mail; else DOVECOT_OWNER=$(id -un); fi
+    fi
     DOVECOT_UID=$(id -u "$DOVECOT_OWNER")
     DOVECOT_GID=$(id -g "$DOVECOT_OWNER")
     DOVECOT_CONF=$DOVECOT_RUN/dovecot.conf
@@ -55,6 +59,7 @@ namespace inbox {
   separator = /
   mailbox "已发送" {
     special_use = \\Sent
+    ${DOVECOT_SENT_AUTO:+auto = $DOVECOT_SENT_AUTO}
   }
 }
 service imap-login {

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::{
-    Fetched, MAX_ATTEMPTS, MULTI_BYTES, MULTI_MESSAGES, Shared, TargetFolder, backoff, reconnect,
+    Fetched, MAX_ATTEMPTS, MULTI_BYTES, MULTI_MESSAGES, Shared, TargetFolder, backoff,
+    ensure_connected, reconnect,
 };
 use crate::checkpoint;
 use crate::error::{Error, Result};
@@ -193,27 +194,17 @@ async fn append_one(
             );
             return;
         }
-        if session.as_ref().is_none_or(|s| s.is_broken()) {
-            let connected = if attempt == 0 && session.is_none() {
-                Session::connect(endpoint).await
-            } else {
-                reconnect(endpoint, attempt, &last_error, shared.progress.as_ref()).await
-            };
-            match connected {
-                Ok(s) => *session = Some(s),
-                Err(e) => {
-                    if !e.is_retryable() {
-                        if in_doubt {
-                            tf.end(&msg.meta.fingerprint);
-                        }
-                        shared.set_fatal(e);
-                        return;
-                    }
-                    last_error = e.to_string();
-                    attempt += 1;
-                    continue;
+        if let Err(e) = ensure_connected(shared, endpoint, session, attempt, &last_error).await {
+            if !e.is_retryable() {
+                if in_doubt {
+                    tf.end(&msg.meta.fingerprint);
                 }
+                shared.set_fatal(e);
+                return;
             }
+            last_error = e.to_string();
+            attempt += 1;
+            continue;
         }
         let Some(s) = session.as_mut() else { continue };
         if in_doubt {

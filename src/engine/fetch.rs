@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::{
     BATCH_MESSAGES, Batch, Fetched, MAX_ATTEMPTS, PART_BYTES, Shared, SourceSide, backoff,
-    blocking_err, reconnect,
+    blocking_err, ensure_connected,
 };
 use crate::archive::MessageStore;
 use crate::error::{Error, Result};
@@ -212,24 +212,14 @@ async fn fetch_batch(
             }
             return;
         }
-        // Connect or replace a broken connection.
-        if session.as_ref().is_none_or(|s| s.is_broken()) {
-            match if attempt == 0 && session.is_none() {
-                Session::connect(endpoint).await
-            } else {
-                reconnect(endpoint, attempt, &last_error, shared.progress.as_ref()).await
-            } {
-                Ok(s) => *session = Some(s),
-                Err(e) => {
-                    if !e.is_retryable() {
-                        shared.set_fatal(e);
-                        return;
-                    }
-                    last_error = e.to_string();
-                    attempt += 1;
-                    continue;
-                }
+        if let Err(e) = ensure_connected(shared, endpoint, session, attempt, &last_error).await {
+            if !e.is_retryable() {
+                shared.set_fatal(e);
+                return;
             }
+            last_error = e.to_string();
+            attempt += 1;
+            continue;
         }
         let Some(s) = session.as_mut() else { continue };
         if s.selected().map(|m| m.wire.as_str()) != Some(folder.plan.source_wire.as_str())

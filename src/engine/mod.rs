@@ -235,6 +235,27 @@ async fn reconnect(
     Session::connect(endpoint).await
 }
 
+/// Makes sure a worker holds a usable connection: the first try connects at once, a later
+/// one after the retry policy's pause (and says it is reconnecting).
+async fn ensure_connected(
+    shared: &Shared,
+    endpoint: &Endpoint,
+    session: &mut Option<Session>,
+    attempt: u32,
+    last_error: &str,
+) -> Result<()> {
+    if session.as_ref().is_some_and(|s| !s.is_broken()) {
+        return Ok(());
+    }
+    let s = if attempt == 0 && session.is_none() {
+        Session::connect(endpoint).await?
+    } else {
+        reconnect(endpoint, attempt, last_error, shared.progress.as_ref()).await?
+    };
+    *session = Some(s);
+    Ok(())
+}
+
 fn blocking_err(e: tokio::task::JoinError) -> Error {
     Error::Invalid(format!("a background task failed: {e}"))
 }

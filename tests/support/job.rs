@@ -2,7 +2,7 @@
 //! Dovecot, or a proxy in front of it) and `mailferry run --json` on it, with its report.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value as Json;
@@ -259,5 +259,63 @@ impl Job {
                 .join("\n"),
             read("stderr.log")
         )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs with any sides (archives, exports): a profile file and the binary run on it.
+
+/// A profile in `dir` with these sides (YAML lines under `source:` and `target:`), state in
+/// `dir/state`.
+pub fn write_profile(dir: &Path, source: &str, target: &str) -> PathBuf {
+    let path = dir.join(format!("job-{}.yaml", fastrand::u32(..)));
+    std::fs::write(
+        &path,
+        format!("source:\n{source}target:\n{target}workers: 2\nstate_dir: state\n"),
+    )
+    .unwrap();
+    path
+}
+
+/// The `imap:` side for a test user on Dovecot's plain port, password from env `var`.
+pub fn imap_yaml(u: &TestUser, var: &str) -> String {
+    format!(
+        "  imap: {{ host: 127.0.0.1, port: {}, tls: none, user: \"{}\", password: {{ env: {var} }} }}\n",
+        dovecot().plain_port(),
+        u.name
+    )
+}
+
+/// What `mailferry run PROFILE --json` did: exit code, the report (`Null` when it printed
+/// none), and everything it printed.
+pub struct ProfileRun {
+    pub code: i32,
+    pub report: Json,
+    pub output: String,
+}
+
+/// Runs `mailferry run PROFILE --json` in the profile's directory with these variables.
+pub fn run_profile(profile: &Path, env: &[(&str, &str)]) -> ProfileRun {
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(profile)
+        .arg("--json")
+        .envs(env.iter().copied())
+        .env_remove("MAILFERRY_LOG")
+        .current_dir(profile.parent().unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Json::Null);
+    ProfileRun {
+        code: out.status.code().unwrap_or(-1),
+        report,
+        output: format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)),
     }
 }

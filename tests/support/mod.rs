@@ -40,6 +40,8 @@ pub mod proxy;
 
 pub use dovecot::{Dovecot, MailboxInfo, StoredMessage, TestUser, dovecot, internaldate_unix};
 pub use imap_client::{ImapClient, Reply, Status, Value, mutf7_decode, mutf7_encode};
-pub use job::{BIN, Job, Outcome, Server, direct, via};
+pub use job::{
+    BIN, Job, Outcome, ProfileRun, Server, direct, imap_yaml, run_profile, via, write_profile,
+};
 pub use mail::*;
 pub use proxy::{Proxy, Quirk};
