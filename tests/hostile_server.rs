@@ -189,3 +189,32 @@ async fn an_endless_stream_of_untagged_responses_is_cut_short() {
         .expect_err("30,000 responses to a FETCH of one message");
     assert!(err.to_string().contains("more than"), "{err}");
 }
+
+#[tokio::test]
+async fn an_append_the_server_answers_a_byte_at_a_time_ends_in_bounded_time() {
+    let d = dovecot();
+    let dst = d.new_user("trickle-dst");
+    let proxy = Proxy::start(
+        d.plain_port(),
+        vec![Quirk::Trickle {
+            after: 2_500,
+            every_ms: 300,
+        }],
+    );
+    let ep = session_endpoint(proxy.port(), &dst);
+    let mut s = mailferry::imap::Session::connect(&ep).await.unwrap();
+    s.select("INBOX").await.unwrap();
+    let started = std::time::Instant::now();
+    // Enough commands to get past the bytes that pass at full speed.
+    let body = generated("slow", 1, 300);
+    let mut result = Ok(mailferry::imap::session::Appended::default());
+    for _ in 0..40 {
+        result = s.append("INBOX", &[], None, &body).await;
+        if result.is_err() {
+            break;
+        }
+    }
+    let err = result.expect_err("a server that answers a byte at a time must not hold the run");
+    assert!(err.to_string().contains("too slowly"), "{err}");
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}

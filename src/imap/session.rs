@@ -1075,6 +1075,31 @@ impl Session {
         wire: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Option<(u32, u32)>>> {
+        // A server that takes the upload a byte now and then never trips the idle timeout:
+        // the whole APPEND has a deadline that grows with its bytes.
+        let total: u64 = items.iter().map(|i| i.body.len() as u64).sum();
+        let allowed = command_deadline(self.endpoint.idle_timeout, total, items.len());
+        match tokio::time::timeout(allowed, self.append_many_within(wire, items)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.broken = true;
+                Err(Error::Timeout {
+                    host: self.endpoint.host.clone(),
+                    what: format!(
+                        "APPEND to {} (still unfinished; the server takes the message too slowly)",
+                        quote(wire)
+                    ),
+                    after: allowed,
+                })
+            }
+        }
+    }
+
+    async fn append_many_within(
+        &mut self,
+        wire: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<Vec<Option<(u32, u32)>>> {
         let what = format!("APPEND to {}", quote(wire));
         if items.is_empty() {
             return Ok(Vec::new());

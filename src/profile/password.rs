@@ -122,7 +122,13 @@ impl PasswordSource {
                 }
                 Ok(Secret::new(value))
             }
-            PasswordSource::Command(command) => run(command, COMMAND_TIMEOUT),
+            PasswordSource::Command(command) => {
+                use std::io::IsTerminal;
+                // Unattended (cron, a batch), the command gets its own process group, so a
+                // timeout stops whatever it started too. On a terminal it stays in the
+                // foreground group: it may read a passphrase there, and the user can Ctrl-C.
+                run(command, COMMAND_TIMEOUT, !std::io::stdin().is_terminal())
+            }
         }
     }
 }
@@ -130,10 +136,18 @@ impl PasswordSource {
 /// Runs a password command: stdin and stderr stay the terminal's (so `pass`/gpg can ask for a
 /// passphrase), stdout is read up to [`COMMAND_OUTPUT_CAP`], and the command is stopped after
 /// `timeout`.
-pub fn run(command: &PasswordCommand, timeout: Duration) -> Result<Secret, SecretError> {
+pub fn run(
+    command: &PasswordCommand,
+    timeout: Duration,
+    own_group: bool,
+) -> Result<Secret, SecretError> {
     let program = command.program();
-    let mut child = command
-        .command()
+    use std::os::unix::process::CommandExt;
+    let mut cmd = command.command();
+    if own_group {
+        cmd.process_group(0);
+    }
+    let mut child = cmd
         .stdin(Stdio::inherit())
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped())
@@ -157,6 +171,11 @@ pub fn run(command: &PasswordCommand, timeout: Duration) -> Result<Secret, Secre
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() >= timeout => {
+                if own_group && let Some(group) = rustix::process::Pid::from_raw(child.id() as i32)
+                {
+                    let _ =
+                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(SecretError::CommandTimeout {
@@ -304,11 +323,12 @@ mod tests {
     #[test]
     fn an_argv_command_runs_without_a_shell() {
         // `$HOME` stays literal: no shell expands it.
-        let s = run(&argv(&["printf", "%s\\n", "$HOME"]), COMMAND_TIMEOUT).unwrap();
+        let s = run(&argv(&["printf", "%s\\n", "$HOME"]), COMMAND_TIMEOUT, true).unwrap();
         assert_eq!(s.expose(), "$HOME");
         let s = run(
             &PasswordCommand::Shell("printf 'pw\\n'".into()),
             COMMAND_TIMEOUT,
+            true,
         )
         .unwrap();
         assert_eq!(s.expose(), "pw");
@@ -320,6 +340,7 @@ mod tests {
         let e = run(
             &argv(&["sh", "-c", "sleep 30", "s3cr3t"]),
             Duration::from_millis(300),
+            true,
         )
         .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -330,6 +351,7 @@ mod tests {
         let e = run(
             &PasswordCommand::Shell("exit 3 # s3cr3t".into()),
             COMMAND_TIMEOUT,
+            true,
         )
         .unwrap_err();
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
@@ -337,14 +359,31 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_stops_what_the_command_started_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild-ran");
+        // The shell starts a grandchild that would write the marker after the timeout.
+        let line = format!("(sleep 2; touch '{}') & sleep 30", marker.display());
+        let e = run(
+            &PasswordCommand::Shell(line),
+            Duration::from_millis(300),
+            true,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("did not finish"), "{e}");
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(!marker.exists(), "the grandchild outlived the timeout");
+    }
+
+    #[test]
     fn endless_output_is_cut_off() {
-        let e = run(&argv(&["yes"]), COMMAND_TIMEOUT).unwrap_err();
+        let e = run(&argv(&["yes"]), COMMAND_TIMEOUT, true).unwrap_err();
         assert!(e.to_string().contains("printed more than"), "{e}");
     }
 
     #[test]
     fn a_missing_program_is_named() {
-        let e = run(&argv(&["/nonexistent/pw-tool", "x"]), COMMAND_TIMEOUT).unwrap_err();
+        let e = run(&argv(&["/nonexistent/pw-tool", "x"]), COMMAND_TIMEOUT, true).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/pw-tool"), "{e}");
     }
 }
