@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::common::{
-    Digest, corrupt, date_header, flags_from_headers, format_internaldate, invalid, io_error,
-    named_folder, normalize_flags, sha256_hex, system_time,
+    Digest, RawDigest, corrupt, date_header, flags_from_headers, format_internaldate, invalid,
+    io_error, named_folder, normalize_flags, sha256_hex, system_time,
 };
 use super::{ArchiveError, MessageMeta, MessageStore, StoredFolder, StoredMessage};
 use crate::imap::mutf7;
@@ -165,14 +165,15 @@ impl FileStore {
     }
 
     fn add_file(&mut self, folder: &str, dir: Option<&Path>, path: &Path, flags: Vec<String>) {
-        let raw = match fs::read(path) {
-            Ok(r) => r,
+        // Read in pieces: a large file is never whole in memory while the folder is listed.
+        let digest = match digest_file(path) {
+            Ok(d) => d,
             Err(e) => {
                 self.problems.push(io_error(path, e));
                 return;
             }
         };
-        if raw.is_empty() {
+        if digest.size == 0 {
             self.problems.push(corrupt(
                 path,
                 0,
@@ -180,7 +181,6 @@ impl FileStore {
             ));
             return;
         }
-        let digest = Digest::of(&raw);
         let headers = digest.headers();
         let mtime = fs::metadata(path)
             .and_then(|m| m.modified())
@@ -209,6 +209,21 @@ impl FileStore {
             source_uid: None,
         };
         f.messages.push((path.to_path_buf(), meta));
+    }
+}
+
+/// The [`Digest`] of a file, read 64 KiB at a time.
+fn digest_file(path: &Path) -> std::io::Result<Digest> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut d = RawDigest::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(d.finish());
+        }
+        d.update(&buf[..n]);
     }
 }
 
