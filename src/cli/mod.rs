@@ -212,6 +212,21 @@ pub fn target_side(
     })
 }
 
+/// How `verify` compares: by whole messages or fingerprints, pairing folders by the job's
+/// stored folder plan when it has one.
+pub fn verify_options(
+    profile: &mailferry::profile::Profile,
+    source: &mailferry::engine::SourceSide,
+    target: &mailferry::engine::TargetSide,
+    deep: bool,
+) -> anyhow::Result<mailferry::verify::VerifyOptions> {
+    let stored = mailferry::checkpoint::read_stored_plan(
+        &profile.state_dir,
+        &mailferry::sides::job_label(source, target),
+    )?;
+    Ok(mailferry::verify::VerifyOptions { deep, stored })
+}
+
 /// The two sides as `verify` reads them.
 pub async fn verify_locations(
     source: &mailferry::engine::SourceSide,

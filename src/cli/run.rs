@@ -52,16 +52,11 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
         }
     };
     if args.verify && !args.dry_run && !report.cancelled {
-        use mailferry::verify::{VerifyOptions, verify};
+        use mailferry::verify::verify;
+        // Folders paired by the plan this run just stored, as `mailferry verify` does.
+        let opts = super::verify_options(&profile, &sides.0, &sides.1, false)?;
         let (vs, vt) = super::verify_locations(&sides.0, &sides.1).await?;
-        let verdict = verify(
-            &profile,
-            &vs,
-            &vt,
-            display.as_ref(),
-            &VerifyOptions::default(),
-        )
-        .await?;
+        let verdict = verify(&profile, &vs, &vt, display.as_ref(), &opts).await?;
         report.verify = Some(verdict);
     }
     display.finish();

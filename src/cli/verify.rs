@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use mailferry::progress::{Event, Progress, Silent};
-use mailferry::verify::{self, VerifyOptions};
+use mailferry::verify;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,15 +49,8 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
         super::source_side(&profile).await?,
         super::target_side(&profile)?,
     );
-    let stored = mailferry::checkpoint::read_stored_plan(
-        &profile.state_dir,
-        &mailferry::sides::job_label(&source_side, &target_side),
-    )?;
+    let opts = super::verify_options(&profile, &source_side, &target_side, args.deep)?;
     let (source, target) = super::verify_locations(&source_side, &target_side).await?;
-    let opts = VerifyOptions {
-        deep: args.deep,
-        stored,
-    };
     // With --json, stdout carries the one result object and nothing else.
     let progress: &dyn Progress = if args.json { &Silent } else { &Lines };
     let verdict = verify::verify(&profile, &source, &target, progress, &opts).await?;
