@@ -628,6 +628,14 @@ async fn settle_target(
                 (FlagPolicy::Never, Some(r)) => r.flags.clone(),
                 _ => flags::canonical_set(&m.flags),
             };
+            // A row that already says all this is not written again (a no-op rerun of a
+            // large folder writes nothing).
+            let unchanged = row.is_some_and(|r| {
+                r.target_uid == Some(tm.uid) && r.fingerprint == m.fingerprint.0 && r.flags == flags
+            });
+            if unchanged {
+                continue;
+            }
             checkpoint.record_done(checkpoint::Done {
                 folder: fp.source.clone(),
                 uidvalidity: fp.uidvalidity,
