@@ -44,14 +44,7 @@ impl Fingerprint {
     /// From the selected header fields (or a whole header block: fields not in [`FIELDS`] are
     /// ignored), the start of the body (`BODY[TEXT]<0.256>`, or more) and the CRLF size.
     pub fn from_fetch(headers: &[u8], text: &[u8], size: u64) -> Fingerprint {
-        let mut lines = selected_fields(headers);
-        lines.sort();
-        let mut h = Sha256::new();
-        for l in &lines {
-            h.update(l.as_bytes());
-            h.update(b"\n");
-        }
-        h.update(b"\0");
+        let mut h = fields_hasher(headers);
         let start: Vec<u8> = text
             .iter()
             .copied()
@@ -69,11 +62,8 @@ impl Fingerprint {
     }
 }
 
-/// A looser key than [`Fingerprint`]: the same header fields, and the body start with carriage
-/// returns dropped and, when `text` is the whole body, trailing whitespace ignored. Two copies
-/// with one key differ at most in what servers change on APPEND. Computed from the same FETCH
-/// items; kept apart from the fingerprint so stored fingerprints keep their meaning.
-pub fn loose_key(headers: &[u8], text: &[u8]) -> String {
+/// A hasher fed with the selected header fields, in a stable order, and a separator.
+fn fields_hasher(headers: &[u8]) -> Sha256 {
     let mut lines = selected_fields(headers);
     lines.sort();
     let mut h = Sha256::new();
@@ -82,6 +72,15 @@ pub fn loose_key(headers: &[u8], text: &[u8]) -> String {
         h.update(b"\n");
     }
     h.update(b"\0");
+    h
+}
+
+/// A looser key than [`Fingerprint`]: the same header fields, and the body start with carriage
+/// returns dropped and, when `text` is the whole body, trailing whitespace ignored. Two copies
+/// with one key differ at most in what servers change on APPEND. Computed from the same FETCH
+/// items; kept apart from the fingerprint so stored fingerprints keep their meaning.
+pub fn loose_key(headers: &[u8], text: &[u8]) -> String {
+    let mut h = fields_hasher(headers);
     let mut start: Vec<u8> = text.iter().copied().filter(|&b| b != b'\r').collect();
     if text.len() < TEXT_FETCH {
         while start.last().is_some_and(|b| b" \t\n".contains(b)) {

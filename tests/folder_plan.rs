@@ -9,11 +9,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::Value as Json;
 use support::*;
 
 /// The source account of the issue, with `n` messages in each of 已发送 and Sent Items.
@@ -55,28 +53,6 @@ fn assert_all_in_place(src: &TestUser, dst: &TestUser) {
     }
 }
 
-fn verify(job: &Job, extra: &[&str]) -> (i32, Json) {
-    let out = Command::new(BIN)
-        .arg("verify")
-        .arg(job.profile())
-        .arg("--json")
-        .args(extra)
-        .env("MF_TEST_SRC_PASSWORD", &job.src.1)
-        .env("MF_TEST_DST_PASSWORD", &job.dst.1)
-        .env_remove("MAILFERRY_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let verdict = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "verify --json: {e}\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), verdict)
-}
-
 fn total(dst: &TestUser) -> usize {
     let mut c = dst.login();
     EXPECTED.iter().map(|f| count(&mut c, f)).sum()
@@ -116,9 +92,9 @@ fn two_folders_of_one_role_stay_apart_through_kills_and_verify_agrees() {
     let warnings = out.report["warnings"].to_string();
     assert!(!warnings.contains("both go to"), "{out:?}");
     assert_all_in_place(&src, &dst);
-    let (code, verdict) = verify(&job, &[]);
+    let (code, verdict) = job.verify(&[]);
     assert_eq!(code, 0, "{verdict:#}");
-    let (code, verdict) = verify(&job, &["--deep"]);
+    let (code, verdict) = job.verify(&["--deep"]);
     assert_eq!(code, 0, "{verdict:#}");
 }
 
@@ -133,7 +109,7 @@ fn verify_after_a_clean_run_without_state_pairs_folders_as_run_did() {
     assert_all_in_place(&src, &dst);
     // Even with the job's state gone, the plan comes out the same.
     std::fs::remove_dir_all(job.state_dir()).unwrap();
-    let (code, verdict) = verify(&job, &[]);
+    let (code, verdict) = job.verify(&[]);
     assert_eq!(code, 0, "{verdict:#}");
     job.run().assert_clean(0, 30 * 2 + 7 + 3);
 }
@@ -340,7 +316,7 @@ fn a_copy_the_server_changed_is_present_not_copied_again() {
     job.run().assert_clean(0, 3);
     assert_eq!(dst.messages("INBOX").len(), 3);
     for extra in [&[][..], &["--deep"][..]] {
-        let (code, verdict) = verify(&job, extra);
+        let (code, verdict) = job.verify(extra);
         assert_eq!(code, 0, "{verdict:#}");
         assert_eq!(verdict["folders"][0]["changed_by_server"], 3, "{verdict:#}");
         assert!(

@@ -188,8 +188,13 @@ impl Job {
     }
 
     pub fn command(&self, extra_args: &[&str]) -> Command {
+        self.subcommand("run", extra_args)
+    }
+
+    /// `mailferry SUB PROFILE --json EXTRA...` with the job's passwords.
+    pub fn subcommand(&self, sub: &str, extra_args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.arg("run")
+        cmd.arg(sub)
             .arg(self.profile())
             .arg("--json")
             .args(extra_args)
@@ -198,6 +203,19 @@ impl Job {
             .env_remove("MAILFERRY_LOG")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// `mailferry verify PROFILE --json EXTRA...`: exit code and verdict.
+    pub fn verify(&self, extra_args: &[&str]) -> (i32, Json) {
+        let out = self.subcommand("verify", extra_args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let verdict = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "verify --json: {e}\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), verdict)
     }
 
     pub fn run_with(&self, extra_args: &[&str]) -> Outcome {
