@@ -92,6 +92,20 @@ impl FolderMap {
         }
     }
 
+    /// The plan to store, keeping what an earlier plan under the same rules said of source
+    /// folders this run did not see (a folder missing from one LIST keeps its target).
+    pub fn to_stored_over(&self, previous: Option<&StoredPlan>) -> StoredPlan {
+        let mut out = self.to_stored();
+        if let Some(p) = previous.filter(|p| p.rules_key == self.rules_key) {
+            for (source, target) in &p.targets {
+                out.targets
+                    .entry(source.clone())
+                    .or_insert_with(|| target.clone());
+            }
+        }
+        out
+    }
+
     /// The planned folder of a source folder.
     pub fn get(&self, source: &str) -> Option<&PlannedFolder> {
         self.folders.iter().find(|f| f.source.name == source)
@@ -348,6 +362,28 @@ mod tests {
         assert_eq!(p.get("已发送").unwrap().target, "已发送");
         assert_eq!(p.get("空文件夹").unwrap().target, "空文件夹");
         assert!(p.moved.is_empty());
+    }
+
+    #[test]
+    fn a_folder_missing_from_one_listing_keeps_its_stored_target() {
+        let src = source();
+        let rules = FolderRules::default();
+        let mut stored = plan(&inputs(&src, &[], &rules, None)).unwrap().to_stored();
+        stored
+            .targets
+            .insert("Gone for now".into(), "Somewhere".into());
+        let p = plan(&inputs(&src, &[], &rules, Some(&stored))).unwrap();
+        let again = p.to_stored_over(Some(&stored));
+        assert_eq!(again.targets["Gone for now"], "Somewhere");
+        let mut other = rules.clone();
+        other.exclude.push("x".into());
+        let changed = plan(&inputs(&src, &[], &other, Some(&stored))).unwrap();
+        assert!(
+            !changed
+                .to_stored_over(Some(&stored))
+                .targets
+                .contains_key("Gone for now")
+        );
     }
 
     #[test]

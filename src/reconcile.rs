@@ -161,22 +161,35 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
         }
     }
 
+    // Server-changed copies: every candidate pair at once, closest sizes first, so a message
+    // never takes the copy of a look-alike whose size is nearer to it.
+    let mut candidates: Vec<(u64, usize, usize, Match)> = Vec::new();
     for (si, s) in source.iter().enumerate() {
         if !s_free[si] {
             continue;
         }
         let size = split(&s.fingerprint).0;
         let keys = [Some(split(&s.fingerprint).1), s.loose.as_deref()];
-        let pick = keys
+        let mut seen = std::collections::HashSet::new();
+        for ti in keys
             .into_iter()
             .flatten()
             .filter_map(|k| by_content.get(k))
             .flatten()
             .copied()
-            .filter(|&ti| t_free[ti])
-            .filter_map(|ti| changed(s, &target[ti]).map(|m| (ti, m)))
-            .min_by_key(|(ti, _)| split(&target[*ti].fingerprint).0.abs_diff(size));
-        if let Some((ti, how)) = pick {
+        {
+            if t_free[ti]
+                && seen.insert(ti)
+                && let Some(how) = changed(s, &target[ti])
+            {
+                let diff = split(&target[ti].fingerprint).0.abs_diff(size);
+                candidates.push((diff, si, ti, how));
+            }
+        }
+    }
+    candidates.sort_by_key(|c| (c.0, c.1, c.2));
+    for (_, si, ti, how) in candidates {
+        if s_free[si] && t_free[ti] {
             s_free[si] = false;
             t_free[ti] = false;
             out.pairs.push((si, ti, how));
@@ -322,6 +335,17 @@ mod tests {
         b.loose = Some("L".into());
         let r = reconcile(&[a], &[b], &[]);
         assert_eq!(r.pairs, vec![(0, 0, Match::Changed { size_delta: -2 })]);
+    }
+
+    #[test]
+    fn changed_copies_go_to_the_nearest_size_whatever_the_order() {
+        // Two look-alikes of 5000 and 5300 bytes; the target holds only the second, stored
+        // 10 bytes shorter. The first must not take it.
+        let s = vec![id("5000:abc"), id("5300:abc")];
+        let t = vec![id("5290:abc")];
+        let r = reconcile(&s, &t, &[]);
+        assert_eq!(r.pairs, vec![(1, 0, Match::Changed { size_delta: -10 })]);
+        assert_eq!(r.missing, vec![0]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! an APPEND whose answer was lost.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -185,7 +185,17 @@ async fn append_one(
     loop {
         if attempt >= MAX_ATTEMPTS {
             if in_doubt {
-                tf.end(&msg.meta.fingerprint);
+                // It may have been stored: its arrival explains no other lost answer. The
+                // next run finds it on the target, or copies it.
+                tf.settle(&msg.meta.fingerprint);
+                shared.fail(
+                    msg.folder,
+                    &msg.meta,
+                    format!(
+                        "the target's answer was lost {attempt} times and whether it was stored is unknown; a rerun copies it if it is missing: {last_error}"
+                    ),
+                );
+                return;
             }
             shared.fail(
                 msg.folder,
@@ -218,6 +228,10 @@ async fn append_one(
                 Err(e) => {
                     last_error = e.to_string();
                     attempt += 1;
+                    if !e.poisons_connection() {
+                        // Refused or throttled with the connection fine: pause first.
+                        tokio::time::sleep(backoff(attempt, e.server_text())).await;
+                    }
                     continue;
                 }
             }
@@ -262,35 +276,42 @@ fn content_key(fp: &Fingerprint) -> String {
 }
 
 impl TargetFolder {
-    fn count(map: &Mutex<HashMap<String, u32>>, fp: &Fingerprint) -> u32 {
-        map.lock()
-            .map(|m| m.get(&content_key(fp)).copied().unwrap_or(0))
-            .unwrap_or(0)
+    fn with_counts(&self, fp: &Fingerprint, f: impl FnOnce(&mut (u32, u32))) {
+        if let Ok(mut m) = self.appends.lock() {
+            f(m.entry(content_key(fp)).or_insert((0, 0)));
+        }
     }
 
     /// An APPEND of this content is about to be sent.
     fn begin(&self, fp: &Fingerprint) {
-        if let Ok(mut m) = self.in_flight.lock() {
-            *m.entry(content_key(fp)).or_insert(0) += 1;
-        }
+        self.with_counts(fp, |c| c.1 += 1);
     }
 
-    /// An APPEND of this content is settled (stored, refused or given up).
+    /// An APPEND of this content is settled as not stored (refused, or sent again).
     fn end(&self, fp: &Fingerprint) {
-        if let Ok(mut m) = self.in_flight.lock()
-            && let Some(n) = m.get_mut(&content_key(fp))
-        {
-            *n = n.saturating_sub(1);
-        }
+        self.with_counts(fp, |c| c.1 = c.1.saturating_sub(1));
+    }
+
+    /// An APPEND of this content is settled as stored, or may have been (given up in doubt):
+    /// its arrival is this run's, and explains no other lost answer.
+    fn settle(&self, fp: &Fingerprint) {
+        self.with_counts(fp, |c| {
+            c.0 += 1;
+            c.1 = c.1.saturating_sub(1);
+        });
     }
 
     /// Whether the copies of this content above the pre-run UIDs can only be explained by
     /// this message having arrived: more than this run has settled plus every other copy
     /// still in flight (which may have landed too). In doubt: no, and it is sent again.
     fn explains(&self, seen: &HashMap<String, u32>, fp: &Fingerprint) -> bool {
-        let others = Self::count(&self.in_flight, fp).saturating_sub(1);
+        let (settled, in_flight) = self
+            .appends
+            .lock()
+            .map(|m| m.get(&content_key(fp)).copied().unwrap_or((0, 0)))
+            .unwrap_or((0, 0));
         let arrived = seen.get(&content_key(fp)).copied().unwrap_or(0);
-        arrived > Self::count(&self.appended, fp) + others
+        arrived > settled + in_flight.saturating_sub(1)
     }
 }
 
@@ -379,10 +400,7 @@ pub(super) fn record_copied(
 ) {
     let folder = &shared.folders[msg.folder];
     let tf = &folder.target;
-    if let Ok(mut m) = tf.appended.lock() {
-        *m.entry(content_key(&msg.meta.fingerprint)).or_insert(0) += 1;
-    }
-    tf.end(&msg.meta.fingerprint);
+    tf.settle(&msg.meta.fingerprint);
     shared.checkpoint.record_done(checkpoint::Done {
         folder: folder.plan.source.clone(),
         uidvalidity: folder.plan.uidvalidity,
@@ -433,10 +451,7 @@ mod tests {
         // Both arrived: this one is there.
         assert!(tf.explains(&seen(2), &fp));
         // The other worker settles its copy; one arrival is then only its own.
-        if let Ok(mut m) = tf.appended.lock() {
-            m.insert("abc".into(), 1);
-        }
-        tf.end(&fp);
+        tf.settle(&fp);
         assert!(!tf.explains(&seen(1), &fp));
         assert!(tf.explains(&seen(2), &fp));
     }

@@ -85,12 +85,10 @@ struct TargetFolder {
     state: crate::imap::MailboxState,
     /// Highest UID present when the run began: messages above it are ours.
     max_uid_before: u32,
-    /// Appends this run has settled, by content key, to settle an APPEND whose answer was
-    /// lost.
-    appended: Mutex<HashMap<String, u32>>,
-    /// Appends sent and not yet settled, by content key: while another copy of the same
-    /// content is in flight, a lost answer cannot be settled by counting, and is resent.
-    in_flight: Mutex<HashMap<String, u32>>,
+    /// By content key: (appends this run has settled as stored, appends sent and not yet
+    /// settled). A lost answer is settled by counting against both, read and changed together
+    /// under one lock so a copy is never counted in both.
+    appends: Mutex<HashMap<String, (u32, u32)>>,
 }
 
 impl TargetFolder {
@@ -100,8 +98,7 @@ impl TargetFolder {
             wire,
             state,
             max_uid_before: max_uid,
-            appended: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashMap::new()),
+            appends: Mutex::new(HashMap::new()),
         }
     }
 }

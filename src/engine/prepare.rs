@@ -180,7 +180,7 @@ pub(super) async fn prepare(
     let mut plan = planned.plan;
     plan::check_not_empty(&mut plan)?;
     if !opts.dry_run {
-        checkpoint.save_plan(&planned.map.to_stored())?;
+        checkpoint.save_plan(&planned.map.to_stored_over(stored.as_ref()))?;
     }
     let mut source = planned.source;
 
@@ -295,10 +295,6 @@ pub(super) async fn prepare(
         prepared.left += left.len() as u64;
         prepared.bytes += bytes;
         prepared.present += folder_report.already_present;
-        if opts.dry_run {
-            folder_report.copied = left.len() as u64;
-            folder_report.bytes = bytes;
-        }
         let unreadable = std::mem::take(&mut fp.unreadable);
         let remaining = (left.len() + unreadable.len()) as u64;
         for uid in unreadable {
@@ -319,7 +315,12 @@ pub(super) async fn prepare(
                 prepared.refused.push((idx, m, why));
             }
         }
-        if !opts.dry_run {
+        if opts.dry_run {
+            // What the run would do: copy what is queued, fail what is refused up front.
+            folder_report.copied = left.len() as u64;
+            folder_report.bytes = left.iter().map(|m| u64::from(m.size)).sum();
+            folder_report.failed = prepared.refused.iter().filter(|r| r.0 == idx).count() as u64;
+        } else {
             queue_batches(idx, left, &mut prepared.queue);
         }
         prepared.folders.push(FolderRun {
@@ -595,6 +596,9 @@ async fn settle_target(
         |f: &str| state.keeps_flag(f) || state.permanent_flags.is_empty() && state.flags.is_empty();
     let mut adds: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
     let mut sets: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+    // Written only once the flags they describe are on the target: a row saying a copy holds
+    // a flag the STORE never set would keep `add` from ever setting it.
+    let mut rows_to_write = Vec::new();
     for &(k, t, _) in &result.pairs {
         let (i, m) = &msgs[k];
         let tm = &ts.messages[t];
@@ -636,7 +640,7 @@ async fn settle_target(
             if unchanged {
                 continue;
             }
-            checkpoint.record_done(checkpoint::Done {
+            rows_to_write.push(checkpoint::Done {
                 folder: fp.source.clone(),
                 uidvalidity: fp.uidvalidity,
                 uid: m.uid,
@@ -646,6 +650,17 @@ async fn settle_target(
                 target_uid: Some(tm.uid),
                 flags,
             });
+        }
+    }
+    for &i in members {
+        if let Some((fp, _, _)) = runs[i].as_ref()
+            && !ts.archive
+            && checkpoint.renumbered(&fp.source, fp.uidvalidity)?
+        {
+            report.warnings.push(format!(
+                "{}: the server renumbered this folder (UIDVALIDITY changed); messages were re-identified by content",
+                fp.source
+            ));
         }
     }
     if !opts.dry_run && (!adds.is_empty() || !sets.is_empty()) {
@@ -669,16 +684,8 @@ async fn settle_target(
             }
         }
     }
-    for &i in members {
-        if let Some((fp, _, _)) = runs[i].as_ref()
-            && !ts.archive
-            && checkpoint.renumbered(&fp.source, fp.uidvalidity)?
-        {
-            report.warnings.push(format!(
-                "{}: the server renumbered this folder (UIDVALIDITY changed); messages were re-identified by content",
-                fp.source
-            ));
-        }
+    for row in rows_to_write {
+        checkpoint.record_done(row);
     }
     let mut missing: Vec<Option<(usize, SourceMessage)>> = msgs.into_iter().map(Some).collect();
     for k in result.missing {

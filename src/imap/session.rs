@@ -167,12 +167,13 @@ pub struct Appended {
 }
 
 /// What a successful tagged completion carried.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Done {
     /// `[APPENDUID validity uid]`: the first (or only) new UID.
     pub appenduid: Option<(u32, u32)>,
-    /// The last new UID when APPENDUID gave a range (MULTIAPPEND).
-    pub appenduid_last: Option<u32>,
+    /// Every new UID APPENDUID names, in order (MULTIAPPEND), up to a bound: a hostile range
+    /// cannot make a huge list.
+    pub appenduids: Vec<u32>,
     pub read_only: bool,
 }
 
@@ -804,15 +805,20 @@ impl Session {
                 match &outcome.code {
                     Some(imap_proto::ResponseCode::ReadOnly) => done.read_only = true,
                     Some(imap_proto::ResponseCode::AppendUid(validity, uids)) => {
-                        done.appenduid = match uids.first() {
-                            Some(imap_proto::rfc4315::UidSetMember::Uid(u)) => {
-                                Some((*validity, *u))
+                        use imap_proto::rfc4315::UidSetMember;
+                        const MAX_UIDS: usize = 10_000;
+                        for m in uids {
+                            match m {
+                                UidSetMember::Uid(u) => done.appenduids.push(*u),
+                                UidSetMember::UidRange(r) => done
+                                    .appenduids
+                                    .extend(r.clone().take(MAX_UIDS - done.appenduids.len())),
                             }
-                            Some(imap_proto::rfc4315::UidSetMember::UidRange(r)) => {
-                                Some((*validity, *r.start()))
+                            if done.appenduids.len() >= MAX_UIDS {
+                                break;
                             }
-                            None => None,
                         }
+                        done.appenduid = done.appenduids.first().map(|u| (*validity, *u));
                     }
                     _ => {}
                 }
@@ -1166,15 +1172,13 @@ impl Session {
         }
         let done = self.finish(&tag, &what, &mut |_| {}).await?;
         let mut uids = vec![None; items.len()];
-        if let Some((validity, first)) = done.appenduid {
-            let last = done.appenduid_last.unwrap_or(first);
-            // APPENDUID lists the new UIDs in order; a range covers consecutive messages.
-            if (last - first) as usize + 1 == items.len() {
-                for (k, slot) in uids.iter_mut().enumerate() {
-                    *slot = Some((validity, first + k as u32));
-                }
-            } else if items.len() == 1 {
-                uids[0] = Some((validity, first));
+        // APPENDUID lists the new UIDs in the order the messages were sent (RFC 4315); a
+        // list that does not match the count is not used.
+        if let Some((validity, _)) = done.appenduid
+            && done.appenduids.len() == items.len()
+        {
+            for (slot, uid) in uids.iter_mut().zip(&done.appenduids) {
+                *slot = Some((validity, *uid));
             }
         }
         Ok(uids)
