@@ -112,6 +112,16 @@ impl FolderMap {
     }
 }
 
+/// A `/`-separated name whose components hold no `delimiter` (replaced by `_`), so each
+/// component stays one level on a target that separates levels with it (`Clients.2024` on a
+/// target using `.`).
+fn without_delimiter(name: &str, delimiter: char) -> String {
+    name.split('/')
+        .map(|c| c.replace(delimiter, "_"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The roles that one folder holds and the target can have a home for.
 fn exclusive(role: Role) -> bool {
     matches!(
@@ -196,6 +206,13 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<FolderMap, MappingError> {
         &hints,
     )?;
     let key = rules_key(inputs);
+    // The target's hierarchy delimiter, when it is not `/`: a name component holding it would
+    // become two levels there.
+    let delimiter = inputs
+        .target
+        .iter()
+        .find_map(|f| f.delimiter)
+        .filter(|d| *d != '/');
     let mut out = FolderMap {
         folders: Vec::new(),
         excluded,
@@ -207,6 +224,9 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<FolderMap, MappingError> {
         let (mut target, reason) = mapper.decide(&f);
         if inputs.target_kind == TargetKind::Archive && reason != MapReason::Explicit {
             target = f.name.clone();
+        }
+        if let Some(d) = delimiter {
+            target = without_delimiter(&target, d);
         }
         let mut kept = false;
         if let Some(before) = inputs.stored.and_then(|s| s.targets.get(&f.name)) {
@@ -384,6 +404,28 @@ mod tests {
                 .targets
                 .contains_key("Gone for now")
         );
+    }
+
+    #[test]
+    fn a_name_holding_the_targets_delimiter_stays_one_level() {
+        let src = vec![
+            folder("Clients.2024", None, true),
+            folder("a/b.c", None, true),
+        ];
+        let target = vec![ListedFolder::from_list(
+            "INBOX",
+            Some("."),
+            None,
+            false,
+            None,
+        )];
+        let rules = FolderRules::default();
+        let p = plan(&inputs(&src, &target, &rules, None)).unwrap();
+        assert_eq!(p.get("Clients.2024").unwrap().target, "Clients_2024");
+        assert_eq!(p.get("a/b.c").unwrap().target, "a/b_c");
+        // A `/` target keeps the names as they are.
+        let p = plan(&inputs(&src, &[], &rules, None)).unwrap();
+        assert_eq!(p.get("Clients.2024").unwrap().target, "Clients.2024");
     }
 
     #[test]
