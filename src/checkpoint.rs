@@ -72,6 +72,8 @@ pub struct Checkpoint {
     /// The writer's error, as soon as it stops on one (a full disk): the run stops at once
     /// with it instead of going on for hours without a record.
     failure: Arc<Mutex<Option<String>>>,
+    /// Opened for a dry run: reads what is there, creates and writes nothing.
+    read_only: bool,
 }
 
 fn db_err(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -308,7 +310,44 @@ impl Checkpoint {
             tx: Some(tx),
             writer: Some(writer),
             failure,
+            read_only: false,
         })
+    }
+
+    /// The job's state for a dry run: read if it exists, never created or written (records
+    /// are dropped).
+    pub fn open_read_only(state_dir: &Path, job: &str) -> Checkpoint {
+        Checkpoint {
+            path: state_dir.join("checkpoint.sqlite"),
+            job: job.to_string(),
+            tx: None,
+            writer: None,
+            failure: Arc::new(Mutex::new(None)),
+            read_only: true,
+        }
+    }
+
+    /// A connection to read from; `None` when a read-only store has nothing to read yet.
+    fn reader(&self) -> Result<Option<Connection>> {
+        if !self.read_only {
+            return open(&self.path).map(Some);
+        }
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let conn =
+            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| db_err(&self.path, e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| db_err(&self.path, e))?;
+        let current: bool = conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name='copies')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| db_err(&self.path, e))?;
+        Ok(current.then_some(conn))
     }
 
     pub fn path(&self) -> &Path {
@@ -323,7 +362,9 @@ impl Checkpoint {
 
     /// What this job recorded about one target folder at one UIDVALIDITY.
     pub fn copies(&self, target_folder: &str, target_uidvalidity: u32) -> Result<Vec<Done>> {
-        let conn = open(&self.path)?;
+        let Some(conn) = self.reader()? else {
+            return Ok(Vec::new());
+        };
         let mut stmt = conn
             .prepare(
                 "SELECT folder, uidvalidity, uid, fingerprint, target_uid, flags FROM copies
@@ -352,7 +393,9 @@ impl Checkpoint {
     /// Whether this source folder has records under another UIDVALIDITY (the server
     /// renumbered it) and none under this one.
     pub fn renumbered(&self, folder: &str, uidvalidity: u32) -> Result<bool> {
-        let conn = open(&self.path)?;
+        let Some(conn) = self.reader()? else {
+            return Ok(false);
+        };
         conn.query_row(
             "SELECT EXISTS(SELECT 1 FROM copies WHERE job=?1 AND folder=?2 AND uidvalidity<>?3)
                 AND NOT EXISTS(SELECT 1 FROM copies WHERE job=?1 AND folder=?2 AND uidvalidity=?3)",
@@ -364,12 +407,17 @@ impl Checkpoint {
 
     /// The folder plan stored by an earlier run of this job.
     pub fn stored_plan(&self) -> Result<Option<StoredPlan>> {
-        let conn = open(&self.path)?;
+        let Some(conn) = self.reader()? else {
+            return Ok(None);
+        };
         read_plan(&conn, &self.path, &self.job)
     }
 
     /// Stores the job's folder plan (replacing the one stored).
     pub fn save_plan(&self, plan: &StoredPlan) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
         let mut conn = open(&self.path)?;
         let tx = conn.transaction().map_err(|e| db_err(&self.path, e))?;
         tx.execute("DELETE FROM folder_plan WHERE job=?1", params![self.job])
@@ -386,7 +434,9 @@ impl Checkpoint {
 
     /// Messages recorded as failed by earlier runs (a rerun retries exactly these and the new).
     pub fn failed(&self) -> Result<Vec<Failed>> {
-        let conn = open(&self.path)?;
+        let Some(conn) = self.reader()? else {
+            return Ok(Vec::new());
+        };
         let mut stmt = conn
             .prepare("SELECT folder, uidvalidity, uid, message_id, reason FROM failed WHERE job=?1 ORDER BY folder, uid")
             .map_err(|e| db_err(&self.path, e))?;
@@ -419,6 +469,9 @@ impl Checkpoint {
 
     /// Commits everything recorded so far.
     pub fn flush(&self) -> Result<()> {
+        if self.tx.is_none() {
+            return Ok(());
+        }
         let (ack_tx, ack_rx) = mpsc::channel();
         let stopped = || {
             self.error()
@@ -501,6 +554,26 @@ mod tests {
         cp.record_done(done(3));
         cp.flush().unwrap();
         assert!(cp.failed().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_dry_run_reads_and_never_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let ro = Checkpoint::open_read_only(&state, "job");
+        assert!(ro.copies("INBOX", 9).unwrap().is_empty());
+        assert_eq!(ro.stored_plan().unwrap(), None);
+        ro.record_done(done(1));
+        ro.save_plan(&StoredPlan::default()).unwrap();
+        ro.flush().unwrap();
+        ro.close().unwrap();
+        assert!(!state.exists(), "a dry run created the state dir");
+
+        let cp = Checkpoint::open(&state, "job").unwrap();
+        cp.record_done(done(1));
+        cp.close().unwrap();
+        let ro = Checkpoint::open_read_only(&state, "job");
+        assert_eq!(ro.copies("INBOX", 9).unwrap().len(), 1);
     }
 
     #[test]

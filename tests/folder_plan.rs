@@ -9,6 +9,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -383,4 +384,49 @@ fn a_restore_tells_lookalikes_apart_by_their_bytes() {
         .collect();
     tails.sort();
     assert_eq!(tails, vec!["end AAAA", "end BBBB"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A dry run changes nothing: no state, no folder, no archive byte
+
+#[test]
+fn a_dry_run_writes_no_state_no_folder_and_no_archive_byte() {
+    let d = dovecot();
+    let src = d.new_user("dry-src");
+    let dst = d.new_user("dry-dst");
+    seed_source(&src, 5);
+    let job = Job::new(&src, &dst);
+    let out = job.run_with(&["--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.n("copied") > 0, "{out:?}");
+    assert!(
+        !job.state_dir().exists(),
+        "a dry run created the job's state"
+    );
+    assert_eq!(dst.mailbox_names(), vec!["INBOX".to_string()]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let backup = write_profile(
+        dir.path(),
+        &imap_yaml(&src, "SRC"),
+        "  archive: { path: backup, format: mbox }\n",
+    );
+    let env = [("SRC", src.password.as_str())];
+    assert_eq!(run_profile(&backup, &env).code, 0);
+    src.append("INBOX", &generated("dry", 9, 300), &[], None);
+    let manifest = dir.path().join("backup/manifest.jsonl");
+    let before = std::fs::read(&manifest).unwrap();
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&backup)
+        .args(["--dry-run", "--json"])
+        .env("SRC", &src.password)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(report["copied"], 1, "{report:#}");
+    assert_eq!(std::fs::read(&manifest).unwrap(), before);
 }

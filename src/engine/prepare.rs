@@ -12,7 +12,7 @@ use super::{
     BATCH_BYTES, BATCH_MESSAGES, Batch, FolderRun, PART_BYTES, RunOptions, TargetFolder,
     blocking_err,
 };
-use crate::archive::{ArchiveWriter, MessageStore};
+use crate::archive::{ArchiveWriter, KnownMessage, MessageStore};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::{Error, Result, Side};
 use crate::fingerprint::{self, Fingerprint, content_sha256};
@@ -135,6 +135,8 @@ pub(super) async fn prepare(
 ) -> Result<Prepared> {
     let mut target: Option<Session> = None;
     let mut writer: Option<ArchiveWriter> = None;
+    // A dry run's view of an archive target: folder -> what it holds.
+    let mut preview: HashMap<String, Vec<KnownMessage>> = HashMap::new();
 
     *side = Side::Target;
     let (target_listing, delimiter) = match target_side {
@@ -147,17 +149,23 @@ pub(super) async fn prepare(
         TargetSide::Archive(a) => {
             let dir = a.path.clone();
             let (format, level) = (a.format, a.compression_level);
-            let w = if opts.dry_run && !dir.exists() {
-                None
+            let names = if opts.dry_run {
+                // A dry run reads the archive as a restore would: no lock, no recovery.
+                if dir.exists() {
+                    preview = tokio::task::spawn_blocking(move || archive_preview(&dir))
+                        .await
+                        .map_err(blocking_err)??;
+                }
+                preview.keys().cloned().collect()
             } else {
-                Some(
+                let w =
                     tokio::task::spawn_blocking(move || ArchiveWriter::open(&dir, format, level))
                         .await
-                        .map_err(blocking_err)??,
-                )
+                        .map_err(blocking_err)??;
+                let names = w.folders();
+                writer = Some(w);
+                names
             };
-            let names = w.as_ref().map(|w| w.folders()).unwrap_or_default();
-            writer = w;
             let listed = names
                 .iter()
                 .map(|n| plan::listed_from_store(n, None))
@@ -166,7 +174,12 @@ pub(super) async fn prepare(
         }
     };
 
-    let checkpoint = Checkpoint::open(&profile.state_dir, &job_label(source_side, target_side))?;
+    let job = job_label(source_side, target_side);
+    let checkpoint = if opts.dry_run {
+        Checkpoint::open_read_only(&profile.state_dir, &job)
+    } else {
+        Checkpoint::open(&profile.state_dir, &job)?
+    };
     let stored = checkpoint.stored_plan()?;
     *side = Side::Source;
     let planned = plan::plan_job(
@@ -214,6 +227,7 @@ pub(super) async fn prepare(
             f,
             target.as_mut(),
             writer.as_mut(),
+            &preview,
             &target_listing,
             &delimiter,
             opts,
@@ -340,12 +354,39 @@ pub(super) async fn prepare(
     Ok(prepared)
 }
 
+/// What an archive holds, read without the writer (for a dry run): folder -> messages.
+fn archive_preview(dir: &std::path::Path) -> Result<HashMap<String, Vec<KnownMessage>>> {
+    let store = crate::archive::ArchiveStore::open(dir)?;
+    Ok(store
+        .folders()?
+        .into_iter()
+        .map(|f| {
+            let known = f
+                .messages
+                .into_iter()
+                .map(|m| KnownMessage {
+                    id: m.id,
+                    fingerprint: m.meta.fingerprint,
+                    sha256: m.meta.sha256,
+                    size: m.meta.size,
+                    flags: m.meta.flags,
+                    message_id: m.meta.message_id,
+                    source_uidvalidity: m.meta.source_uidvalidity,
+                    source_uid: m.meta.source_uid,
+                })
+                .collect();
+            (f.name, known)
+        })
+        .collect())
+}
+
 /// Finds or creates one target folder and reads what it holds.
 #[allow(clippy::too_many_arguments)]
 async fn open_target(
     f: &FolderPlan,
     target: Option<&mut Session>,
     writer: Option<&mut ArchiveWriter>,
+    preview: &HashMap<String, Vec<KnownMessage>>,
     listing: &[ListedFolder],
     delimiter: &str,
     opts: &RunOptions,
@@ -354,31 +395,32 @@ async fn open_target(
 ) -> Result<TargetState> {
     let Some(t) = target else {
         // An archive: what each folder holds comes from its manifest.
-        let mut messages = Vec::new();
-        if let Some(w) = writer {
-            let known = w.known(&f.target);
-            if known.is_empty() && !listing.iter().any(|l| l.name == f.target) {
-                report.created_folders.push(f.target.clone());
-                if !opts.dry_run {
-                    // Recorded now, so an empty folder is kept too.
-                    w.ensure_folder(&f.target, f.role)?;
-                }
-            }
-            for k in known {
-                messages.push(TargetMsg {
-                    uid: u32::try_from(k.id).unwrap_or(u32::MAX),
-                    identity: Identity {
-                        fingerprint: Fingerprint(k.fingerprint),
-                        sha256: (!k.sha256.is_empty()).then_some(k.sha256),
-                        canonical: None,
-                        loose: None,
-                    },
-                    flags: k.flags,
-                });
-            }
-        } else {
+        let known = match writer.as_deref() {
+            Some(w) => w.known(&f.target),
+            None => preview.get(&f.target).cloned().unwrap_or_default(),
+        };
+        if known.is_empty() && !listing.iter().any(|l| l.name == f.target) {
             report.created_folders.push(f.target.clone());
+            if let Some(w) = writer
+                && !opts.dry_run
+            {
+                // Recorded now, so an empty folder is kept too.
+                w.ensure_folder(&f.target, f.role)?;
+            }
         }
+        let messages = known
+            .into_iter()
+            .map(|k| TargetMsg {
+                uid: u32::try_from(k.id).unwrap_or(u32::MAX),
+                identity: Identity {
+                    fingerprint: Fingerprint(k.fingerprint),
+                    sha256: (!k.sha256.is_empty()).then_some(k.sha256),
+                    canonical: None,
+                    loose: None,
+                },
+                flags: k.flags,
+            })
+            .collect();
         return Ok(TargetState {
             folder: Arc::new(TargetFolder::new(
                 f.target.clone(),
