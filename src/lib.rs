@@ -23,6 +23,7 @@ pub mod globs;
 pub mod imap;
 pub mod mapping;
 pub mod plan;
+pub mod pop3;
 pub mod profile;
 pub mod progress;
 pub mod providers;

@@ -576,8 +576,8 @@ pub async fn plan_job(
             }
         }
         SourceSide::Store { store, .. } => {
-            let store = store.clone();
-            let stored_folders = tokio::task::spawn_blocking(move || store.folders())
+            let st = store.clone();
+            let stored_folders = tokio::task::spawn_blocking(move || st.folders())
                 .await
                 .map_err(|e| Error::Invalid(format!("a background task failed: {e}")))??;
             let listed: Vec<ListedFolder> = stored_folders
@@ -585,7 +585,8 @@ pub async fn plan_job(
                 .map(|f| listed_from_store(&f.name, f.role))
                 .collect();
             let map = folders::plan(&inputs(&listed))?;
-            let plan = from_store(stored_folders, &map, &profile.filters)?;
+            let mut plan = from_store(stored_folders, &map, &profile.filters)?;
+            plan.notes.extend(store.notes());
             Planned {
                 plan,
                 map,

@@ -129,7 +129,18 @@ pub struct Provider {
     pub ambiguous_login_errors: &'static [&'static str],
     /// What to tell the user when login fails.
     pub login_hint: &'static str,
+    /// The POP3 server (implicit TLS on [`POP3_TLS_PORT`]).
+    pub pop3_host: &'static str,
+    /// Where the provider's setting for how far back POP3 reaches is, when it has one.
+    pub pop3_window_hint: Option<&'static str>,
 }
+
+/// POP3 over implicit TLS, as every preset serves it.
+pub const POP3_TLS_PORT: u16 = 995;
+/// POP3 with STLS, or plain.
+pub const POP3_PLAIN_PORT: u16 = 110;
+/// The POP3 window advice when the provider is not known.
+pub const POP3_WINDOW_HINT: &str = "To reach older mail, set POP3 to serve all mail in the provider's web settings (QQ Mail: 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项; 163/126: 设置 -> POP3/SMTP/IMAP -> 收取选项), or use IMAP as the source.";
 
 impl Provider {
     /// This provider's folder name for `role`, if it has one.
@@ -194,6 +205,10 @@ const QQ: Provider = Provider {
     keeps_keywords: true,
     ambiguous_login_errors: QQ_LOGIN_ERRORS,
     login_hint: QQ_HINT,
+    pop3_host: "pop.qq.com",
+    pop3_window_hint: Some(
+        "To reach older mail: QQ Mail web -> 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项: choose 全部 (all mail), then run again; or use IMAP as the source.",
+    ),
 };
 
 /// NetEase 163; 126 and yeah.net run the same Coremail service.
@@ -214,6 +229,10 @@ const NETEASE_163: Provider = Provider {
     keeps_keywords: false,
     ambiguous_login_errors: NETEASE_LOGIN_ERRORS,
     login_hint: NETEASE_HINT,
+    pop3_host: "pop.163.com",
+    pop3_window_hint: Some(
+        "To reach older mail: web mail -> 设置 -> POP3/SMTP/IMAP -> 收取选项: choose 收取全部邮件 (all mail), then run again; or use IMAP as the source.",
+    ),
 };
 
 /// The presets, looked up by [`lookup`] and [`by_host`].
@@ -231,6 +250,7 @@ pub static PROVIDERS: &[Provider] = &[
         display: "Tencent Exmail (腾讯企业邮)",
         domains: &["exmail.qq.com"],
         host: "imap.exmail.qq.com",
+        pop3_host: "pop.exmail.qq.com",
         login_hint: "Tencent Exmail: with secure login (安全登录) on, use a client-specific password (客户端专用密码) from web mail settings, not your login password. Also tick \"收取我的文件夹\" and set the time window (收取邮件的时长) to all (全部) in the IMAP settings, or folders and old mail stay hidden.",
         ..QQ
     },
@@ -240,6 +260,7 @@ pub static PROVIDERS: &[Provider] = &[
         display: "NetEase 126 Mail",
         domains: &["126.com"],
         host: "imap.126.com",
+        pop3_host: "pop.126.com",
         ..NETEASE_163
     },
     Provider {
@@ -247,6 +268,7 @@ pub static PROVIDERS: &[Provider] = &[
         display: "NetEase yeah.net Mail",
         domains: &["yeah.net"],
         host: "imap.yeah.net",
+        pop3_host: "pop.yeah.net",
         ..NETEASE_163
     },
     Provider {
@@ -276,6 +298,8 @@ pub static PROVIDERS: &[Provider] = &[
         keeps_keywords: true,
         ambiguous_login_errors: &[],
         login_hint: "Gmail needs an app password (Google Account -> Security -> 2-Step Verification -> App passwords; 2-Step Verification must be on), not your Google password, and IMAP enabled in Gmail Settings -> Forwarding and POP/IMAP.",
+        pop3_host: "pop.gmail.com",
+        pop3_window_hint: None,
     },
     Provider {
         id: "outlook",
@@ -303,6 +327,8 @@ pub static PROVIDERS: &[Provider] = &[
         keeps_keywords: false,
         ambiguous_login_errors: &[],
         login_hint: "Outlook.com / Hotmail / Live personal accounts accept only OAuth2 (XOAUTH2) sign-in since 2024-09-16: a password or app password login fails however correct it is.",
+        pop3_host: "outlook.office365.com",
+        pop3_window_hint: None,
     },
 ];
 

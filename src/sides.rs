@@ -41,6 +41,14 @@ impl SourceSide {
             SourceSide::Store { .. } => None,
         }
     }
+
+    /// Ends what the source holds open once the job is done (a POP3 session gets its QUIT).
+    pub async fn close(&self) {
+        if let SourceSide::Store { store, .. } = self {
+            let store = store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        }
+    }
 }
 
 impl TargetSide {

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("imap::mutf7", 0),
     ("imap::uidset", 0),
     ("imap::wire", 0),
+    ("pop3::wire", 0),
     ("providers", 0),
     ("retry", 0),
     ("secret", 0),
@@ -28,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("disk", 1),
     ("error", 1),
     ("imap", 1),
+    ("pop3", 1),
     ("profile", 1),
     ("progress", 1),
     // 2 domain: the decisions and the jobs built on them.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use sha2::{Digest as _, Sha256};
 
 use super::ArchiveError;
@@ -228,24 +228,9 @@ pub(crate) fn flags_from_headers(headers: &[u8]) -> Vec<String> {
     normalize_flags(flags)
 }
 
-/// INTERNALDATE in IMAP form, `07-Jul-2021 02:44:25 +0800`.
-pub(crate) fn format_internaldate(dt: DateTime<FixedOffset>) -> String {
-    dt.format("%d-%b-%Y %H:%M:%S %z").to_string()
-}
-
-pub(crate) use crate::dates::parse_internaldate;
-
-/// The `Date:` header as an INTERNALDATE, when it parses.
-pub(crate) fn date_header(headers: &[u8]) -> Option<DateTime<FixedOffset>> {
-    let msg = mail_parser::MessageParser::default().parse_headers(headers)?;
-    let d = msg.date()?;
-    let secs = (i32::from(d.tz_hour) * 3600 + i32::from(d.tz_minute) * 60)
-        * if d.tz_before_gmt { -1 } else { 1 };
-    let zone = FixedOffset::east_opt(secs)?;
-    let naive = NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))?
-        .and_hms_opt(u32::from(d.hour), u32::from(d.minute), u32::from(d.second))?;
-    zone.from_local_datetime(&naive).single()
-}
+pub(crate) use crate::dates::{
+    format_internaldate, header_date as date_header, parse_internaldate,
+};
 
 /// A file time as an INTERNALDATE in UTC.
 pub(crate) fn system_time(t: SystemTime) -> Option<DateTime<FixedOffset>> {

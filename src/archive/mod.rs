@@ -69,6 +69,13 @@ pub trait MessageStore: Send + Sync {
     fn folders(&self) -> Result<Vec<StoredFolder>, ArchiveError>;
     /// The raw bytes of one message, exactly as stored.
     fn read(&self, folder: &str, id: u64) -> Result<Vec<u8>, ArchiveError>;
+    /// Things the user should know about what [`MessageStore::folders`] found (a POP3
+    /// server's 30-day window), for the plan's notes.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Ends what the store holds open (a POP3 session is ended with QUIT).
+    fn close(&self) {}
 }
 
 mod common;
@@ -168,10 +175,10 @@ pub fn open_store_with_problems(
             let p = s.problems();
             (Box::new(s), p)
         }
-        Source::Imap(a) => {
+        Source::Imap(a) | Source::Pop3(crate::profile::Pop3Account { account: a, .. }) => {
             return Err(ArchiveError::Invalid {
-                path: PathBuf::from(format!("imap://{}", a.host)),
-                detail: "an IMAP source is not a file store".to_string(),
+                path: PathBuf::from(a.host.clone()),
+                detail: "a mail server is not a file store".to_string(),
             });
         }
     })

@@ -2,7 +2,7 @@
 
 use mailferry::error::Side;
 use mailferry::imap::Endpoint;
-use mailferry::profile::{Source, Target};
+use mailferry::profile::{Pop3Account, Source, Target};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,6 +16,7 @@ pub struct Args {
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let profile = super::load_profile(&args.profile.profile)?;
     let mut endpoints = Vec::new();
+    let mut pop3 = None;
     let mut results = Vec::new();
     let mut resolve =
         |side: Side, account: &mailferry::profile::ImapAccount| match super::resolve_password(
@@ -29,11 +30,21 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                 detail: e.to_string(),
             }),
         };
-    if let Source::Imap(a) = &profile.source {
-        resolve(Side::Source, a);
+    match &profile.source {
+        Source::Imap(a) | Source::Pop3(Pop3Account { account: a, .. }) => resolve(Side::Source, a),
+        _ => {}
     }
     if let Target::Imap(a) = &profile.target {
         resolve(Side::Target, a);
+    }
+    // The source comes first when it resolved; a POP3 one is checked as POP3.
+    if matches!(profile.source, Source::Pop3(_))
+        && endpoints.first().is_some_and(|e| e.side == Side::Source)
+    {
+        pop3 = Some(endpoints.remove(0));
+    }
+    if let Some(ep) = &pop3 {
+        results.extend(mailferry::doctor::check_pop3(ep).await);
     }
     for ep in &endpoints {
         results.extend(mailferry::doctor::check(ep).await);

@@ -167,13 +167,26 @@ pub async fn source_side(
                 .with_context(|| format!("source password for {}", a.user))?;
             SourceSide::Imap(Endpoint::new(Side::Source, a, pw))
         }
+        Source::Pop3(p) => {
+            let a = &p.account;
+            let pw = resolve_password(&a.password)
+                .with_context(|| format!("source password for {}", a.user))?;
+            let ep = Endpoint::new(Side::Source, a, pw);
+            let label = mailferry::pop3::Pop3Store::label(&ep);
+            let store = mailferry::pop3::Pop3Store::open(ep, p.seen).await?;
+            SourceSide::Store {
+                store: std::sync::Arc::new(store),
+                label,
+                problems: Vec::new(),
+            }
+        }
         other => {
             let label = match other {
                 Source::Archive { path } => format!("archive:{}", path.display()),
                 Source::Mbox { path } => format!("mbox:{}", path.display()),
                 Source::EmlDir { path } => format!("eml:{}", path.display()),
                 Source::Maildir { path } => format!("maildir:{}", path.display()),
-                Source::Imap(_) => String::new(),
+                Source::Imap(_) | Source::Pop3(_) => String::new(),
             };
             let src = other.clone();
             let (store, problems) = tokio::task::spawn_blocking(move || {

@@ -13,7 +13,9 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let profile = super::load_profile(&args.profile.profile)?;
     let source = super::source_side(&profile).await?;
     let target = super::target_side(&profile)?;
-    let plan = mailferry::plan::for_sides(&profile, &source, &target).await?;
+    let plan = mailferry::plan::for_sides(&profile, &source, &target).await;
+    source.close().await;
+    let plan = plan?;
     if args.json {
         println!("{}", serde_json::to_string(&plan)?);
     } else {

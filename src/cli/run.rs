@@ -59,6 +59,7 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
         let verdict = verify(&profile, &vs, &vt, display.as_ref(), &opts).await?;
         report.verify = Some(verdict);
     }
+    sides.0.close().await;
     display.finish();
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

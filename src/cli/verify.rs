@@ -53,7 +53,9 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let (source, target) = super::verify_locations(&source_side, &target_side).await?;
     // With --json, stdout carries the one result object and nothing else.
     let progress: &dyn Progress = if args.json { &Silent } else { &Lines };
-    let verdict = verify::verify(&profile, &source, &target, progress, &opts).await?;
+    let verdict = verify::verify(&profile, &source, &target, progress, &opts).await;
+    source_side.close().await;
+    let verdict = verdict?;
     if let Some(path) = &args.list_missing {
         std::fs::write(path, verdict.missing_lines())
             .with_context(|| format!("writing the missing-message list to {}", path.display()))?;

@@ -9,13 +9,11 @@
 //! logged (async-imap's TRACE logging is capped by the CLI's filter).
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use async_imap::imap_proto::{self, AttributeValue, MailboxDatum, NameAttribute, Response, Status};
 use tokio::io::{AsyncWriteExt, BufStream};
-use tokio::net::TcpStream;
 
 use super::stream::{Stream, Transport};
 use crate::error::{Error, Result, Side};
@@ -69,6 +67,12 @@ pub enum Step {
     Greeting,
     Login,
     Id,
+    /// POP3: what the server offers (CAPA).
+    Capabilities,
+    /// POP3: how many messages the server serves (STAT).
+    Messages,
+    /// POP3: unique ids (UIDL).
+    Uidl,
 }
 
 impl Step {
@@ -80,6 +84,9 @@ impl Step {
             Step::Greeting => "server greeting",
             Step::Login => "login",
             Step::Id => "IMAP ID",
+            Step::Capabilities => "capabilities (CAPA)",
+            Step::Messages => "messages (STAT)",
+            Step::Uidl => "unique ids (UIDL)",
         }
     }
 }
@@ -356,68 +363,11 @@ impl Session {
     async fn connect_once(endpoint: &Endpoint, observer: &mut dyn StepObserver) -> Result<Session> {
         let host = endpoint.host.as_str();
         let idle = endpoint.idle_timeout;
-        let connect_timeout = idle.min(Duration::from_secs(30));
-
-        // DNS
-        let addrs: Vec<SocketAddr> = match tokio::time::timeout(
-            connect_timeout,
-            tokio::net::lookup_host((host, endpoint.port)),
-        )
-        .await
-        {
-            Ok(Ok(a)) => a.collect(),
-            Ok(Err(e)) => {
-                let err = Error::Dns {
-                    host: host.into(),
-                    detail: e.to_string(),
-                };
-                observer.step(Step::Dns, Err(&err));
-                return Err(err);
-            }
-            Err(_) => {
-                let err = Error::Timeout {
-                    host: host.into(),
-                    what: "resolving the host name".into(),
-                    after: connect_timeout,
-                };
-                observer.step(Step::Dns, Err(&err));
-                return Err(err);
-            }
-        };
-        let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-        observer.step(Step::Dns, Ok(shown.join(", ")));
-
-        // TCP
-        let mut last_err = None;
-        let mut tcp = None;
-        for addr in &addrs {
-            match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Ok(Err(e)) => last_err = Some(e.to_string()),
-                Err(_) => last_err = Some(format!("no answer in {}s", connect_timeout.as_secs())),
-            }
-        }
-        let tcp = match tcp {
-            Some(t) => t,
-            None => {
-                let err = Error::Connect {
-                    host: host.into(),
-                    port: endpoint.port,
-                    detail: last_err.unwrap_or_else(|| "no address".into()),
-                };
-                observer.step(Step::Tcp, Err(&err));
-                return Err(err);
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        observer.step(Step::Tcp, Ok(format!("{}:{}", host, endpoint.port)));
+        let tcp = super::stream::dial(endpoint, observer).await?;
 
         let transport = match endpoint.tls {
             TlsMode::Implicit => {
-                let tls = Self::handshake(endpoint, tcp, observer).await?;
+                let tls = super::stream::handshake(endpoint, tcp, observer).await?;
                 Transport::Tls(Box::new(tls))
             }
             _ => Transport::Plain(tcp),
@@ -548,69 +498,6 @@ impl Session {
         Ok(session)
     }
 
-    async fn handshake(
-        endpoint: &Endpoint,
-        tcp: TcpStream,
-        observer: &mut dyn StepObserver,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
-        let host = endpoint.host.as_str();
-        let config = match super::tls::client_config(endpoint.ca_file.as_deref()) {
-            Ok(c) => c,
-            Err(e) => {
-                observer.step(Step::Tls, Err(&e));
-                return Err(e);
-            }
-        };
-        let name = match rustls::pki_types::ServerName::try_from(host.to_string()) {
-            Ok(n) => n,
-            Err(e) => {
-                let err = Error::Tls {
-                    host: host.into(),
-                    port: endpoint.port,
-                    detail: e.to_string(),
-                    hint: "The host is not a valid DNS name or IP address.",
-                };
-                observer.step(Step::Tls, Err(&err));
-                return Err(err);
-            }
-        };
-        let connector = tokio_rustls::TlsConnector::from(config);
-        let timeout = endpoint.idle_timeout.min(Duration::from_secs(30));
-        match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
-            Ok(Ok(s)) => {
-                let (_, conn) = s.get_ref();
-                let detail = format!(
-                    "{}, certificate verified",
-                    conn.protocol_version()
-                        .map(|v| format!("{v:?}"))
-                        .unwrap_or_default()
-                );
-                observer.step(Step::Tls, Ok(detail));
-                Ok(s)
-            }
-            Ok(Err(e)) => {
-                let detail = e.to_string();
-                let err = Error::Tls {
-                    host: host.into(),
-                    port: endpoint.port,
-                    hint: super::tls::hint_for(&detail),
-                    detail,
-                };
-                observer.step(Step::Tls, Err(&err));
-                Err(err)
-            }
-            Err(_) => {
-                let err = Error::Timeout {
-                    host: host.into(),
-                    what: "the TLS handshake".into(),
-                    after: timeout,
-                };
-                observer.step(Step::Tls, Err(&err));
-                Err(err)
-            }
-        }
-    }
-
     async fn starttls(
         endpoint: &Endpoint,
         mut client: async_imap::Client<BufStream<Stream>>,
@@ -646,7 +533,7 @@ impl Session {
                 detail: "STARTTLS on a TLS connection".into(),
             });
         };
-        let tls = Self::handshake(endpoint, tcp, observer).await?;
+        let tls = super::stream::handshake(endpoint, tcp, observer).await?;
         Ok(async_imap::Client::new(BufStream::new(Stream::new(
             Transport::Tls(Box::new(tls)),
             idle,

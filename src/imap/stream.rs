@@ -2,6 +2,7 @@
 //! write so that a stalled server can never hang a worker (async-imap has no timeouts).
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -9,6 +10,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
+
+use super::session::{Endpoint, Step, StepObserver};
+use crate::error::{Error, Result};
 
 #[derive(Debug)]
 pub enum Transport {
@@ -126,6 +130,136 @@ impl AsyncWrite for Stream {
         match &mut self.get_mut().inner {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Resolves the endpoint's host and opens a TCP connection to the first address that answers,
+/// each step within the connect timeout and reported to the observer. Shared by IMAP and POP3.
+pub async fn dial(endpoint: &Endpoint, observer: &mut dyn StepObserver) -> Result<TcpStream> {
+    let host = endpoint.host.as_str();
+    let idle = endpoint.idle_timeout;
+    let connect_timeout = idle.min(Duration::from_secs(30));
+    // DNS
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(
+        connect_timeout,
+        tokio::net::lookup_host((host, endpoint.port)),
+    )
+    .await
+    {
+        Ok(Ok(a)) => a.collect(),
+        Ok(Err(e)) => {
+            let err = Error::Dns {
+                host: host.into(),
+                detail: e.to_string(),
+            };
+            observer.step(Step::Dns, Err(&err));
+            return Err(err);
+        }
+        Err(_) => {
+            let err = Error::Timeout {
+                host: host.into(),
+                what: "resolving the host name".into(),
+                after: connect_timeout,
+            };
+            observer.step(Step::Dns, Err(&err));
+            return Err(err);
+        }
+    };
+    let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+    observer.step(Step::Dns, Ok(shown.join(", ")));
+
+    // TCP
+    let mut last_err = None;
+    let mut tcp = None;
+    for addr in &addrs {
+        match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                tcp = Some(s);
+                break;
+            }
+            Ok(Err(e)) => last_err = Some(e.to_string()),
+            Err(_) => last_err = Some(format!("no answer in {}s", connect_timeout.as_secs())),
+        }
+    }
+    let tcp = match tcp {
+        Some(t) => t,
+        None => {
+            let err = Error::Connect {
+                host: host.into(),
+                port: endpoint.port,
+                detail: last_err.unwrap_or_else(|| "no address".into()),
+            };
+            observer.step(Step::Tcp, Err(&err));
+            return Err(err);
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    observer.step(Step::Tcp, Ok(format!("{}:{}", host, endpoint.port)));
+
+    Ok(tcp)
+}
+
+/// The TLS handshake with certificate checks (see [`super::tls`]), reported to the observer.
+pub async fn handshake(
+    endpoint: &Endpoint,
+    tcp: TcpStream,
+    observer: &mut dyn StepObserver,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let host = endpoint.host.as_str();
+    let config = match super::tls::client_config(endpoint.ca_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            observer.step(Step::Tls, Err(&e));
+            return Err(e);
+        }
+    };
+    let name = match rustls::pki_types::ServerName::try_from(host.to_string()) {
+        Ok(n) => n,
+        Err(e) => {
+            let err = Error::Tls {
+                host: host.into(),
+                port: endpoint.port,
+                detail: e.to_string(),
+                hint: "The host is not a valid DNS name or IP address.",
+            };
+            observer.step(Step::Tls, Err(&err));
+            return Err(err);
+        }
+    };
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let timeout = endpoint.idle_timeout.min(Duration::from_secs(30));
+    match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+        Ok(Ok(s)) => {
+            let (_, conn) = s.get_ref();
+            let detail = format!(
+                "{}, certificate verified",
+                conn.protocol_version()
+                    .map(|v| format!("{v:?}"))
+                    .unwrap_or_default()
+            );
+            observer.step(Step::Tls, Ok(detail));
+            Ok(s)
+        }
+        Ok(Err(e)) => {
+            let detail = e.to_string();
+            let err = Error::Tls {
+                host: host.into(),
+                port: endpoint.port,
+                hint: super::tls::hint_for(&detail),
+                detail,
+            };
+            observer.step(Step::Tls, Err(&err));
+            Err(err)
+        }
+        Err(_) => {
+            let err = Error::Timeout {
+                host: host.into(),
+                what: "the TLS handshake".into(),
+                after: timeout,
+            };
+            observer.step(Step::Tls, Err(&err));
+            Err(err)
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Profile {
 #[derive(Debug, Clone)]
 pub enum Source {
     Imap(ImapAccount),
+    /// A POP3 mailbox (INBOX only), read and never changed.
+    Pop3(Pop3Account),
     /// One of our archives.
     Archive {
         path: PathBuf,
@@ -106,6 +108,22 @@ pub struct ImapAccount {
     pub password: PasswordSource,
     /// Set when the profile opted out of encryption to a non-loopback host.
     pub allow_insecure: bool,
+}
+
+/// A POP3 source: the account (same keys as `imap`, POP3 hosts and ports) and what to do
+/// with copies, which POP3 gives no flags for.
+#[derive(Debug, Clone)]
+pub struct Pop3Account {
+    pub account: ImapAccount,
+    /// Mark every copy `\Seen`.
+    pub seen: bool,
+}
+
+/// Which protocol an account's host and port defaults follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Imap,
+    Pop3,
 }
 
 /// A `folders:` rule that cannot work.
@@ -172,7 +190,7 @@ const PASSWORD_HINT: &str =
     "use password: { env: VAR }, { file: path } or { command: \"pass show mail/163\" }";
 const SIZE_HINT: &str = "write e.g. 50MB, 68 MB, 1.5GB, 512KiB or 100000 (bytes); KB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024";
 const DATE_HINT: &str = "write dates as YYYY-MM-DD, e.g. 2020-01-01";
-const SOURCE_KINDS: &[&str] = &["imap", "archive", "mbox", "eml_dir", "maildir"];
+const SOURCE_KINDS: &[&str] = &["imap", "pop3", "archive", "mbox", "eml_dir", "maildir"];
 const TARGET_KINDS: &[&str] = &["imap", "archive"];
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +256,7 @@ struct RawProfile {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     imap: Option<RawImap>,
+    pop3: Option<RawPop3>,
     archive: Option<PathSpec>,
     mbox: Option<PathSpec>,
     eml_dir: Option<PathSpec>,
@@ -262,6 +281,21 @@ struct RawImap {
     user: Option<String>,
     password: Option<RawPassword>,
     allow_insecure: Option<bool>,
+}
+
+/// `source.pop3`: the `imap` keys and `seen`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPop3 {
+    provider: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    ca_file: Option<String>,
+    user: Option<String>,
+    password: Option<RawPassword>,
+    allow_insecure: Option<bool>,
+    seen: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -543,6 +577,7 @@ impl Ctx<'_> {
         };
         let given: Vec<&str> = [
             ("imap", raw.imap.is_some()),
+            ("pop3", raw.pop3.is_some()),
             ("archive", raw.archive.is_some()),
             ("mbox", raw.mbox.is_some()),
             ("eml_dir", raw.eml_dir.is_some()),
@@ -561,6 +596,22 @@ impl Ctx<'_> {
         }
         Ok(if let Some(imap) = raw.imap {
             Source::Imap(self.imap("source.imap", imap, notes)?)
+        } else if let Some(pop3) = raw.pop3 {
+            let seen = pop3.seen.unwrap_or(false);
+            let raw = RawImap {
+                provider: pop3.provider,
+                host: pop3.host,
+                port: pop3.port,
+                tls: pop3.tls,
+                ca_file: pop3.ca_file,
+                user: pop3.user,
+                password: pop3.password,
+                allow_insecure: pop3.allow_insecure,
+            };
+            Source::Pop3(Pop3Account {
+                account: self.account("source.pop3", raw, Protocol::Pop3, notes)?,
+                seen,
+            })
         } else if let Some(p) = raw.archive {
             Source::Archive {
                 path: self.path("source.archive", &p.0)?,
@@ -649,6 +700,17 @@ impl Ctx<'_> {
         raw: RawImap,
         notes: &mut Vec<String>,
     ) -> Result<ImapAccount, ProfileError> {
+        self.account(key, raw, Protocol::Imap, notes)
+    }
+
+    /// An IMAP or POP3 account: the presets give host, TLS mode and port for the protocol.
+    fn account(
+        &self,
+        key: &str,
+        raw: RawImap,
+        protocol: Protocol,
+        notes: &mut Vec<String>,
+    ) -> Result<ImapAccount, ProfileError> {
         let named = match raw.provider.as_deref().map(str::trim) {
             None => None,
             Some(id) => Some(providers::lookup(id).ok_or_else(|| {
@@ -664,7 +726,10 @@ impl Ctx<'_> {
                 return Err(self.err(&format!("{key}.host"), "the host is empty", None));
             }
             (Some(host), _) => host.to_owned(),
-            (None, Some(preset)) => preset.host.to_owned(),
+            (None, Some(preset)) => match protocol {
+                Protocol::Imap => preset.host.to_owned(),
+                Protocol::Pop3 => preset.pop3_host.to_owned(),
+            },
             (None, None) => {
                 return Err(self.err(
                     &format!("{key}.host"),
@@ -697,6 +762,10 @@ impl Ctx<'_> {
             }
             Some(port) => port,
             // The preset's port only fits the preset's TLS mode.
+            None if protocol == Protocol::Pop3 => match tls {
+                TlsMode::Implicit => providers::POP3_TLS_PORT,
+                _ => providers::POP3_PLAIN_PORT,
+            },
             None => preset
                 .filter(|p| p.tls == tls)
                 .map(|p| p.port)
@@ -1485,6 +1554,35 @@ mod tests {
     }
 
     #[test]
+    fn a_pop3_source_takes_the_pop3_presets() {
+        let p = parse(&with_source(
+            "source:\n  pop3: { provider: qq, user: \"123@qq.com\", password: { env: P }, seen: true }\n",
+        ))
+        .unwrap();
+        let Source::Pop3(pop) = &p.source else {
+            panic!("{:?}", p.source)
+        };
+        assert_eq!(
+            (pop.account.host.as_str(), pop.account.port, pop.seen),
+            ("pop.qq.com", 995, true)
+        );
+        let p = parse(&with_source(
+            "source:\n  pop3: { host: pop.126.com, tls: starttls, user: a@126.com, password: { env: P } }\n",
+        ))
+        .unwrap();
+        let Source::Pop3(pop) = &p.source else {
+            panic!("{:?}", p.source)
+        };
+        assert_eq!(pop.account.port, 110);
+        assert_eq!(pop.account.provider.map(|p| p.id), Some("126"));
+        let e = parse_err(&with_source(
+            "source:\n  pop3:\n    provider: qq\n    user: a@qq.com\n    password: { env: P }\n    sen: true\n",
+        ));
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.to_string().contains("seen"), "{e}");
+    }
+
+    #[test]
     fn host_alone_finds_the_preset_and_ports_follow_tls() {
         let p = parse(&with_source(
             "source:\n  imap:\n    provider: 126\n    user: a\n    password: { env: X }\n",
@@ -1526,7 +1624,12 @@ mod tests {
     #[test]
     fn source_and_target_need_exactly_one_kind() {
         let e = parse_err(&with_source("source:\n  mbox: a.mbox\n  maildir: m\n"));
-        assert_err(&e, 1, "source", "imap, archive, mbox, eml_dir, maildir");
+        assert_err(
+            &e,
+            1,
+            "source",
+            "imap, pop3, archive, mbox, eml_dir, maildir",
+        );
         assert!(e.message.contains("mbox and maildir"), "{e}");
         let e = parse_err(&with_source("source: {}\n"));
         assert_err(&e, 1, "source", "exactly one");

@@ -50,6 +50,7 @@ pub struct Dovecot {
     doveadm_bin: PathBuf,
     plain_port: u16,
     tls_port: u16,
+    pop3_ports: (u16, u16),
     mail_uid: u32,
     mail_gid: u32,
     next_user: AtomicU32,
@@ -89,6 +90,16 @@ impl Dovecot {
     /// against [`Dovecot::ca_pem`].
     pub fn tls_port(&self) -> u16 {
         self.tls_port
+    }
+
+    /// Port of plain POP3 (STLS offered, plaintext login allowed).
+    pub fn pop3_port(&self) -> u16 {
+        self.pop3_ports.0
+    }
+
+    /// Port of implicit-TLS POP3, with the same certificate as IMAP.
+    pub fn pop3s_port(&self) -> u16 {
+        self.pop3_ports.1
     }
 
     /// PEM file of the CA that signed the server certificate.
@@ -205,8 +216,12 @@ impl Dovecot {
         let mut last_error = String::new();
         for _attempt in 0..5 {
             let (plain_port, tls_port) = free_port_pair().map_err(|e| io("pick ports", e))?;
-            fs::write(&conf, config(dir, plain_port, tls_port, &owner))
-                .map_err(|e| io("write dovecot.conf", e))?;
+            let pop3_ports = free_port_pair().map_err(|e| io("pick ports", e))?;
+            fs::write(
+                &conf,
+                config(dir, (plain_port, tls_port), pop3_ports, &owner),
+            )
+            .map_err(|e| io("write dovecot.conf", e))?;
             let mut watchdog = spawn_watchdog(dovecot_bin, &conf, dir)
                 .map_err(|e| io("start dovecot under sh", e))?;
             match wait_ready(&mut watchdog, plain_port, tls_port) {
@@ -218,6 +233,7 @@ impl Dovecot {
                         doveadm_bin: doveadm_bin.to_path_buf(),
                         plain_port,
                         tls_port,
+                        pop3_ports,
                         mail_uid: owner.uid,
                         mail_gid: owner.gid,
                         next_user: AtomicU32::new(1),
@@ -410,7 +426,12 @@ fn free_port_pair() -> io::Result<(u16, u16)> {
     Ok((a.local_addr()?.port(), b.local_addr()?.port()))
 }
 
-fn config(dir: &Path, plain_port: u16, tls_port: u16, owner: &MailOwner) -> String {
+fn config(
+    dir: &Path,
+    (plain_port, tls_port): (u16, u16),
+    (pop3_port, pop3s_port): (u16, u16),
+    owner: &MailOwner,
+) -> String {
     let d = dir.display();
     let instance = format!("mailferry-test-{}-{plain_port}", std::process::id());
     // A mailbox block with neither special_use nor auto is inert, but documents the QQ names.
@@ -438,7 +459,8 @@ fn config(dir: &Path, plain_port: u16, tls_port: u16, owner: &MailOwner) -> Stri
              default_internal_group = {group}\n\
              default_login_user = {user}\n\
              service anvil {{\n  chroot =\n}}\n\
-             service imap-login {{\n  chroot =\n}}\n"
+             service imap-login {{\n  chroot =\n}}\n\
+             service pop3-login {{\n  chroot =\n}}\n"
         );
     }
     format!(
@@ -447,7 +469,7 @@ base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/log/dovecot.log
 instance_name = {instance}
-protocols = imap
+protocols = imap pop3
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{d}/ssl/cert.pem
@@ -459,6 +481,8 @@ first_valid_gid = 1
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
 imap_max_line_length = 4M
+# POP3 reads leave the mailbox as it was (no \\Seen on RETR), so tests can check that.
+pop3_no_flag_updates = yes
 # Test data is disposable: skipping fsync makes seeding much faster.
 mail_fsync = never
 {unprivileged}passdb {{
@@ -481,6 +505,17 @@ service imap-login {{
   inet_listener imaps {{
     address = 127.0.0.1
     port = {tls_port}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3s_port}
     ssl = yes
   }}
 }}

@@ -5,6 +5,7 @@
 //! - [`Proxy`]: a TCP proxy in front of Dovecot that imitates one provider quirk
 //!   ([`Quirk`]: NetEase's ID-before-SELECT, QQ's descending UID sets, dropped connections,
 //!   an APPEND size limit) and records the commands it saw.
+//! - [`Pop3Proxy`]: the same idea for POP3 ([`Pop3Quirk`]: no UIDL, a cut, a slow RETR).
 //! - [`imap_client`]: the blocking IMAP client and modified UTF-7 codec behind both.
 //!
 //! Everything is blocking; from a `#[tokio::test]` call it directly (it is quick) or via
@@ -36,6 +37,7 @@ pub mod imap_client;
 pub mod job;
 pub mod mail;
 pub mod mutate;
+pub mod pop3_proxy;
 pub mod proxy;
 
 pub use dovecot::{Dovecot, MailboxInfo, StoredMessage, TestUser, dovecot, internaldate_unix};
@@ -44,4 +46,5 @@ pub use job::{
     BIN, Job, Outcome, ProfileRun, Server, direct, imap_yaml, run_profile, via, write_profile,
 };
 pub use mail::*;
+pub use pop3_proxy::{Pop3Proxy, Pop3Quirk};
 pub use proxy::{Proxy, Quirk};
