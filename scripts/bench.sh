@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput benchmark: mailferry vs Dovecot dsync (imapc) vs mbsync, IMAP -> IMAP on loopback,
 # with and without added latency, plus a memory check, plus backups to archives and a restore
-# (BENCH_TOOLS entry "backup"). See docs/performance.md.
+# (BENCH_TOOLS entry "backup"), plus POP3 -> IMAP against dsync's pop3c (entry "pop3"). See
+# docs/performance.md.
 #
 #   scripts/bench.sh
 #
@@ -10,10 +11,12 @@
 #   BENCH_SEED=20240601    corpus seed
 #   BENCH_DELAY=10         ms added each way by the proxy for the second round; 0 skips it
 #   BENCH_WORKERS=4        mailferry workers
-#   BENCH_TOOLS="mailferry dsync mbsync backup"
+#   BENCH_TOOLS="mailferry dsync mbsync backup pop3"
 #                          backup: mailferry backs the source up (mbox, tar; full, then again
 #                          with nothing new), against tar | zstd -3 of the Maildir, then
 #                          restores the mbox archive into a new user
+#                          pop3: the source's INBOX read over POP3 into a new user, mailferry
+#                          against `doveadm backup ... pop3c:`
 #   BENCH_REPEAT=1         runs per tool and latency, interleaved; the table shows the fastest
 #   BENCH_BIG_MB=50        size of the single message of the memory check; 0 skips it
 #   BENCH_CACHE=~/.cache/mailferry-bench   generated corpora, reused between runs
@@ -33,9 +36,9 @@ MESSAGES=${BENCH_MESSAGES:-10000}
 SEED=${BENCH_SEED:-20240601}
 DELAY=${BENCH_DELAY:-10}
 WORKERS=${BENCH_WORKERS:-4}
-TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync backup}
-# The IMAP -> IMAP tools; "backup" is its own section.
-MIGRATE=$(printf '%s\n' $TOOLS | grep -vx backup | tr '\n' ' ' || true)
+TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync backup pop3}
+# The IMAP -> IMAP tools; "backup" and "pop3" are sections of their own.
+MIGRATE=$(printf '%s\n' $TOOLS | grep -vx -e backup -e pop3 | tr '\n' ' ' || true)
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 BIG_MB=${BENCH_BIG_MB:-50}
 REPEAT=${BENCH_REPEAT:-1}
@@ -53,6 +56,7 @@ install_missing() {
     local pkgs=()
     command -v dovecot >/dev/null || pkgs+=(dovecot-core)
     [ -x /usr/lib/dovecot/imap ] || pkgs+=(dovecot-imapd)
+    [ -x /usr/lib/dovecot/pop3 ] || pkgs+=(dovecot-pop3d)
     command -v mbsync >/dev/null || pkgs+=(isync)
     [ -x /usr/bin/time ] || pkgs+=(time)
     command -v python3 >/dev/null || pkgs+=(python3)
@@ -98,7 +102,7 @@ VGID=$(id -g vmail)
 # --- 2. a private Dovecot ----------------------------------------------------------------
 RUN=${BENCH_DIR:-$(mktemp -d /tmp/mailferry-bench.XXXXXX)}
 mkdir -p "$RUN/work"
-read -r IMAP_PORT PX_SRC PX_DST < <($LIB freeports 3)
+read -r IMAP_PORT PX_SRC PX_DST POP3_PORT < <($LIB freeports 4)
 PIDS=()
 # shellcheck source=scripts/lib/dovecot.sh
 source "$ROOT/scripts/lib/dovecot.sh"
@@ -117,12 +121,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-USERS=(src big dst-big dst-restore)
+USERS=(src big dst-big dst-restore dst-pop3-mailferry dst-pop3-dsync)
 for tool in $MIGRATE; do
     USERS+=("dst-$tool-0")
     [ "$DELAY" = 0 ] || USERS+=("dst-$tool-$((DELAY * 2))")
 done
-DOVECOT_OWNER=vmail DOVECOT_PW=$PW DOVECOT_DOMAIN=$DOMAIN DOVECOT_SENT_AUTO=subscribe \
+DOVECOT_OWNER=vmail DOVECOT_PW=$PW DOVECOT_POP3_PORT=$POP3_PORT DOVECOT_DOMAIN=$DOMAIN DOVECOT_SENT_AUTO=subscribe \
     dovecot_setup "$RUN" "$IMAP_PORT" "${USERS[@]}"
 CONF=$DOVECOT_CONF
 log "starting dovecot on 127.0.0.1:$IMAP_PORT ($RUN)"
@@ -428,7 +432,58 @@ EOF
     fi
 fi
 
-# --- 8. the tables -----------------------------------------------------------------------
+# --- 8. POP3 -> IMAP: mailferry against dsync's pop3c -------------------------------------
+P3RES=$RUN/results-pop3.tsv
+: >"$P3RES"
+
+# inbox_sizes USER: the sizes of the user's INBOX messages, sorted (POP3 carries INBOX only,
+# without flags or received dates, so sizes and count are what both tools must agree on).
+inbox_sizes() {
+    da -f tab fetch -u "$1@$DOMAIN" 'size.virtual' mailbox INBOX | tail -n +2 | sort -n
+}
+
+pop3_run() { # TOOL DIR DST_USER
+    case $1 in
+    mailferry)
+        cat >"$2/profile.yaml" <<EOF
+source:
+  pop3: { host: 127.0.0.1, port: $POP3_PORT, tls: none, user: src@$DOMAIN, password: { env: SRC_PW } }
+target:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: $3@$DOMAIN, password: { env: DST_PW } }
+workers: $WORKERS
+state_dir: $2/state
+EOF
+        timed "pop3-mailferry" "$2" env SRC_PW=$PW DST_PW=$PW "$MF" run "$2/profile.yaml" --json
+        ;;
+    dsync)
+        timed "pop3-dsync" "$2" doveadm -c "$CONF" \
+            -o pop3c_host=127.0.0.1 -o pop3c_port="$POP3_PORT" -o pop3c_ssl=no \
+            -o pop3c_user="src@$DOMAIN" -o pop3c_password="$PW" \
+            backup -R -u "$3@$DOMAIN" pop3c:
+        ;;
+    esac
+}
+
+if has_tool pop3; then
+    install_user src "$CORPUS"
+    inbox_sizes src >"$RUN/work/src-inbox.sizes"
+    for tool in mailferry dsync; do
+        d=$RUN/work/pop3-$tool
+        rm -rf "$d" "$RUN/mail/dst-pop3-$tool"
+        mkdir -p "$d"
+        BKRES=$P3RES pop3_run "$tool" "$d" "dst-pop3-$tool"
+        inbox_sizes "dst-pop3-$tool" >"$d/dst.sizes"
+        if cmp -s "$RUN/work/src-inbox.sizes" "$d/dst.sizes"; then
+            echo "ok: $(wc -l <"$d/dst.sizes") INBOX messages, sizes equal" >"$d/check.txt"
+        else
+            echo "MISMATCH: $(wc -l <"$d/dst.sizes") on the target, $(wc -l <"$RUN/work/src-inbox.sizes") in the source's INBOX" >"$d/check.txt"
+            MISMATCH=1
+        fi
+        log "pop3-$tool: $(cat "$d/check.txt")"
+    done
+fi
+
+# --- 9. the tables -----------------------------------------------------------------------
 echo
 echo "== mailferry benchmark: $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2}') MB RAM," \
     "kernel $(uname -r), dovecot $(dovecot --version | cut -d' ' -f1), $(mbsync --version)"
@@ -459,8 +514,20 @@ if [ -s "$BKRES" ]; then
     echo "== backups (mailferry workers=$WORKERS, zstd level 3; $(zstd --version | head -1))"
     $LIB backup-table "$BKRES" "$CORPUS/manifest.json" "$RUN/work/restore-mbox/check.txt"
 fi
+if [ -s "$P3RES" ]; then
+    echo
+    echo "== POP3 -> IMAP, the source's INBOX ($(wc -l <"$RUN/work/src-inbox.sizes") messages; target: mailferry / dsync >= 1.0)"
+    for tool in mailferry dsync; do
+        awk -F'\t' -v t="pop3-$tool" -v n="$(wc -l <"$RUN/work/src-inbox.sizes")" \
+            -v check="$(cat "$RUN/work/pop3-$tool/check.txt")" \
+            '$1 == t { printf "%-16s %7.2f s %8.0f msgs/s  peak RSS %4d MiB  %s\n", t, $3, n / $3, $4 / 1024, check }' \
+            "$P3RES"
+    done
+    awk -F'\t' '$1 == "pop3-mailferry" { m = $3 } $1 == "pop3-dsync" { d = $3 }
+        END { if (m && d) printf "mailferry / dsync (pop3c), msgs/s: %.2fx\n", d / m }' "$P3RES"
+fi
 echo
-echo "results: $RESULTS $BKRES; logs: $RUN/work/*/stderr*, $RUN/log/"
+echo "results: $RESULTS $BKRES $P3RES; logs: $RUN/work/*/stderr*, $RUN/log/"
 
 [ $FAILED_RUN = 0 ] || exit 1
 [ $MISMATCH = 0 ] || exit 2

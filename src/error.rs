@@ -43,7 +43,7 @@ pub enum Error {
     Dns { host: String, detail: String },
 
     #[error(
-        "cannot connect to {host}:{port}: {detail}. Check host and port (IMAP with TLS is usually 993, STARTTLS 143) and that a firewall does not block it."
+        "cannot connect to {host}:{port}: {detail}. Check host and port (IMAP: 993 with TLS, 143 with STARTTLS; POP3: 995 and 110) and that a firewall does not block it."
     )]
     Connect {
         host: String,

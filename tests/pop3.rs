@@ -432,3 +432,70 @@ fn the_30_day_window_is_named_only_for_a_young_mailbox() {
         assert_eq!(plan["totals"]["selected"], 2, "{plan}");
     }
 }
+
+/// What a hostile server greets with, how it answers, and the error text expected.
+type HostileCase = (&'static [u8], fn() -> Vec<u8>, &'static str);
+
+/// A hostile server on loopback: greets with `greeting`, then answers every line with `reply`
+/// (sent once, then the connection stays open).
+fn hostile_server(greeting: &'static [u8], reply: fn() -> Vec<u8>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap();
+                let _ = w.write_all(greeting);
+                let mut r = BufReader::new(conn);
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if w.write_all(&reply()).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_hostile_pop3_server_gets_a_clear_error_not_a_hang() {
+    let d = dovecot();
+    let dst = d.new_user("p3hostiledst");
+    let cases: [HostileCase; 3] = [
+        // An IMAP server on the POP3 port.
+        (
+            b"* OK IMAP4rev1 ready\r\n",
+            Vec::new,
+            "expected +OK or -ERR",
+        ),
+        // A line that never ends: refused at its limit, not held in memory.
+        (b"+OK ready\r\n", || vec![b'x'; 200_000], "passed its limit"),
+        // Answers out of step with the commands: the stray line is quoted.
+        (
+            b"+OK ready\r\n",
+            || b"+OK\r\nnot a number\r\n.\r\n".to_vec(),
+            "got \"not a number",
+        ),
+    ];
+    for (greeting, reply, expect) in cases {
+        let port = hostile_server(greeting, reply);
+        let dir = tempfile::tempdir().unwrap();
+        let source = format!(
+            "  pop3: {{ host: 127.0.0.1, port: {port}, tls: none, user: u, password: {{ env: MF_SRC }} }}\n"
+        );
+        let profile = write_profile(dir.path(), &source, &imap_yaml(&dst, "MF_DST"));
+        let start = Instant::now();
+        let (code, _, stderr) = plan_json(&profile, &[("MF_SRC", "pw"), ("MF_DST", &dst.password)]);
+        assert_eq!(code, 2, "{expect}: {stderr}");
+        assert!(stderr.contains(expect), "{expect}: {stderr}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{expect}: took {:?}",
+            start.elapsed()
+        );
+    }
+}

@@ -2,6 +2,7 @@
 # from a passwd-file, nothing of the system's touched. Source it, then:
 #
 #   dovecot_setup RUN_DIR PORT USER...    # config + users (password $DOVECOT_PW) in RUN_DIR
+#                                          # (DOVECOT_POP3_PORT set: plain POP3 there too)
 #   dovecot_start / dovecot_stop / dovecot_restart
 #   da ARGS...                             # doveadm against it
 #
@@ -37,8 +38,10 @@ base_dir = $DOVECOT_RUN/run
 state_dir = $DOVECOT_RUN/state
 log_path = $DOVECOT_RUN/log/dovecot.log
 instance_name = mailferry-script-$DOVECOT_PORT
-protocols = imap
+protocols = imap${DOVECOT_POP3_PORT:+ pop3}
 listen = 127.0.0.1
+# POP3 reads leave the mailbox as it was.
+pop3_no_flag_updates = yes
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -77,6 +80,19 @@ service doveadm {
   }
 }
 CONF
+    if [ -n "${DOVECOT_POP3_PORT:-}" ]; then
+        cat >>"$DOVECOT_CONF" <<CONF
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $DOVECOT_POP3_PORT
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+CONF
+    fi
 }
 
 da() { doveadm -c "$DOVECOT_CONF" "$@"; }

@@ -166,7 +166,7 @@ impl Pop3Session {
             let mut first_err = None;
             for n in group {
                 match self.status("TOP").await {
-                    Ok(_) => out.push(self.multiline(cap(*n)).await?),
+                    Ok(_) => out.push(self.multiline(cap(*n), 0).await?),
                     Err(e @ Error::Server { .. }) => {
                         first_err.get_or_insert(e);
                     }
@@ -180,10 +180,12 @@ impl Pop3Session {
         Ok(out)
     }
 
-    /// RETR: one whole message, dot-unstuffed, no larger than `cap` bytes.
-    pub async fn retr(&mut self, n: u32, cap: usize) -> Result<Vec<u8>> {
+    /// RETR: one whole message, dot-unstuffed, no larger than `cap` bytes. `expected` (the
+    /// LIST size) sizes the buffer once, so a large message is never copied while it grows.
+    pub async fn retr(&mut self, n: u32, expected: u64, cap: usize) -> Result<Vec<u8>> {
         self.command(&format!("RETR {n}")).await?;
-        self.multiline(cap).await
+        let expected = usize::try_from(expected).unwrap_or(usize::MAX);
+        self.multiline(cap, expected.saturating_add(2)).await
     }
 
     /// QUIT: ends the session without deleting anything (nothing was marked).
@@ -390,8 +392,8 @@ impl Pop3Session {
     }
 
     /// A multi-line answer, dot-unstuffed, each line read straight into the result.
-    async fn multiline(&mut self, cap: usize) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
+    async fn multiline(&mut self, cap: usize, expected: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(expected.min(cap));
         loop {
             let start = out.len();
             self.read_line(&mut out, cap.saturating_add(3)).await?;

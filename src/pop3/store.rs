@@ -199,7 +199,7 @@ impl MessageStore for Pop3Store {
         };
         self.with_session(&mut state, async |s, st| {
             let number = current_number(s, st, id).await?;
-            let mut raw = s.retr(number, answer_cap(entry.size)).await?;
+            let mut raw = s.retr(number, entry.size, answer_cap(entry.size)).await?;
             wire::strip_added_line_end(&mut raw, entry.size);
             Ok(raw)
         })
@@ -311,7 +311,7 @@ async fn list_mailbox(s: &mut Pop3Session, seen: bool) -> Result<Listing> {
                 Some(m) => m,
                 // TOP too short for the fingerprint, or not offered: the whole message.
                 None => {
-                    let mut raw = s.retr(n, cap(n)).await?;
+                    let mut raw = s.retr(n, size, cap(n)).await?;
                     wire::strip_added_line_end(&mut raw, size);
                     describe(&raw, size, u32::MAX).unwrap_or_else(|| whole(&raw, size))
                 }
