@@ -499,3 +499,36 @@ fn a_hostile_pop3_server_gets_a_clear_error_not_a_hang() {
         );
     }
 }
+
+#[test]
+fn stls_and_date_filters_work_on_pop3() {
+    let d = dovecot();
+    let (src, dst) = (d.new_user("p3stls"), d.new_user("p3stlsdst"));
+    let dated = |year: u32, tag: &str| {
+        format!("Date: Mon, 1 Mar {year} 10:00:00 +0800\r\nSubject: {tag}\r\nMessage-ID: <{tag}@t>\r\n\r\nbody\r\n")
+            .into_bytes()
+    };
+    bulk_append(
+        &src,
+        "INBOX",
+        &[
+            Seed::new(dated(2020, "old"), &[], imap_date(1_700_000_000, 8)),
+            Seed::new(dated(2022, "new"), &[], imap_date(1_700_000_000, 8)),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // STLS on the plain port, the certificate checked against the test CA.
+    let source = format!(
+        "  pop3: {{ host: 127.0.0.1, port: {}, tls: starttls, ca_file: \"{}\", user: \"{}\", password: {{ env: MF_SRC }} }}\n",
+        d.pop3_port(),
+        d.ca_pem().display(),
+        src.name
+    );
+    let profile = write_profile(dir.path(), &source, &imap_yaml(&dst, "MF_DST"));
+    let mut text = std::fs::read_to_string(&profile).unwrap();
+    text.push_str("filters: { since: 2021-01-01 }\n");
+    std::fs::write(&profile, text).unwrap();
+    let r = run_profile(&profile, &env(&src, &dst));
+    assert_eq!(r.code, 0, "{}", r.output);
+    assert_eq!(subjects(&dst, "INBOX"), vec!["new".to_string()]);
+}
