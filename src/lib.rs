@@ -30,6 +30,7 @@ pub mod providers;
 pub mod reconcile;
 pub mod report;
 pub mod retry;
+pub mod sasl;
 pub mod secret;
 pub mod sides;
 pub mod text;

@@ -129,6 +129,8 @@ pub struct Provider {
     pub ambiguous_login_errors: &'static [&'static str],
     /// What to tell the user when login fails.
     pub login_hint: &'static str,
+    /// Passwords are refused; only OAuth2 tokens log in (Outlook.com since 2024-09-16).
+    pub oauth_only: bool,
     /// The POP3 server (implicit TLS on [`POP3_TLS_PORT`]).
     pub pop3_host: &'static str,
     /// Where the provider's setting for how far back POP3 reaches is, when it has one.
@@ -205,6 +207,7 @@ const QQ: Provider = Provider {
     keeps_keywords: true,
     ambiguous_login_errors: QQ_LOGIN_ERRORS,
     login_hint: QQ_HINT,
+    oauth_only: false,
     pop3_host: "pop.qq.com",
     pop3_window_hint: Some(
         "To reach older mail: QQ Mail web -> 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项: choose 全部 (all mail), then run again; or use IMAP as the source.",
@@ -229,6 +232,7 @@ const NETEASE_163: Provider = Provider {
     keeps_keywords: false,
     ambiguous_login_errors: NETEASE_LOGIN_ERRORS,
     login_hint: NETEASE_HINT,
+    oauth_only: false,
     pop3_host: "pop.163.com",
     pop3_window_hint: Some(
         "To reach older mail: web mail -> 设置 -> POP3/SMTP/IMAP -> 收取选项: choose 收取全部邮件 (all mail), then run again; or use IMAP as the source.",
@@ -298,6 +302,7 @@ pub static PROVIDERS: &[Provider] = &[
         keeps_keywords: true,
         ambiguous_login_errors: &[],
         login_hint: "Gmail needs an app password (Google Account -> Security -> 2-Step Verification -> App passwords; 2-Step Verification must be on), not your Google password, and IMAP enabled in Gmail Settings -> Forwarding and POP/IMAP.",
+        oauth_only: false,
         pop3_host: "pop.gmail.com",
         pop3_window_hint: None,
     },
@@ -327,6 +332,7 @@ pub static PROVIDERS: &[Provider] = &[
         keeps_keywords: false,
         ambiguous_login_errors: &[],
         login_hint: "Outlook.com / Hotmail / Live personal accounts accept only OAuth2 (XOAUTH2) sign-in since 2024-09-16: a password or app password login fails however correct it is.",
+        oauth_only: true,
         pop3_host: "outlook.office365.com",
         pop3_window_hint: None,
     },

@@ -139,6 +139,11 @@ fn session_endpoint(port: u16, user: &TestUser) -> mailferry::imap::Endpoint {
         ca_file: None,
         user: user.name.clone(),
         password: mailferry::secret::Secret::new(user.password.clone()),
+        auth: mailferry::sasl::AuthMethod::Auto,
+        credential: std::sync::Arc::new(mailferry::profile::Credential::new(
+            mailferry::profile::PasswordSource::Env("UNUSED".into()),
+            mailferry::secret::Secret::new(user.password.clone()),
+        )),
         provider: None,
         idle_timeout: std::time::Duration::from_secs(2),
     }

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("pop3::wire", 0),
     ("providers", 0),
     ("retry", 0),
+    ("sasl", 0),
     ("secret", 0),
     ("text", 0),
     // 1 adapters: the wire, the disk, the profile file; the core's error and progress types.

@@ -32,6 +32,9 @@ pub struct Endpoint {
     pub ca_file: Option<PathBuf>,
     pub user: String,
     pub password: Secret,
+    /// How the login proves itself, and where a new token comes from.
+    pub auth: crate::sasl::AuthMethod,
+    pub credential: std::sync::Arc<crate::profile::Credential>,
     pub provider: Option<&'static Provider>,
     /// Longest silence tolerated on the wire.
     pub idle_timeout: Duration,
@@ -46,7 +49,12 @@ impl Endpoint {
             tls: account.tls,
             ca_file: account.ca_file.clone(),
             user: account.user.clone(),
+            credential: std::sync::Arc::new(crate::profile::Credential::new(
+                account.password.clone(),
+                password.clone(),
+            )),
             password,
+            auth: account.auth,
             provider: account.provider,
             idle_timeout: Duration::from_secs(120),
         }
@@ -361,6 +369,10 @@ impl Session {
     }
 
     async fn connect_once(endpoint: &Endpoint, observer: &mut dyn StepObserver) -> Result<Session> {
+        if let Err(e) = oauth_required(endpoint) {
+            observer.step(Step::Login, Err(&e));
+            return Err(e);
+        }
         let host = endpoint.host.as_str();
         let idle = endpoint.idle_timeout;
         let tcp = super::stream::dial(endpoint, observer).await?;
@@ -375,12 +387,26 @@ impl Session {
         let mut client = async_imap::Client::new(BufStream::new(Stream::new(transport, idle)));
 
         // The greeting must be read here: login skips it, but authenticate would hang on it.
+        // SASL mechanisms the greeting announced (`[CAPABILITY ... AUTH=XOAUTH2]`), if it did.
+        let mut offered: Option<HashSet<String>> = None;
         let greeting = match client.read_response().await {
             Ok(Some(resp)) => match resp.parsed() {
                 Response::Data {
                     status: Status::Ok | Status::PreAuth,
                     outcome,
-                } => outcome.information.as_deref().unwrap_or("").to_string(),
+                } => {
+                    if let Some(imap_proto::ResponseCode::Capabilities(caps)) = &outcome.code {
+                        offered = Some(
+                            caps.iter()
+                                .filter_map(|c| match c {
+                                    imap_proto::Capability::Auth(a) => Some(a.to_uppercase()),
+                                    _ => None,
+                                })
+                                .collect(),
+                        );
+                    }
+                    outcome.information.as_deref().unwrap_or("").to_string()
+                }
                 Response::Data {
                     status: Status::Bye,
                     outcome,
@@ -429,29 +455,11 @@ impl Session {
             client = Self::starttls(endpoint, client, observer).await?;
         }
 
-        // LOGIN. The password goes on the wire here and nowhere else.
-        let inner = match client
-            .login(&endpoint.user, endpoint.password.expose())
-            .await
-        {
-            Ok(s) => s,
-            Err((e, _)) => {
-                let err = match e {
-                    async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
-                        Error::Login {
-                            host: host.into(),
-                            user: endpoint.user.clone(),
-                            server_text: server_words(&text),
-                            hint: login_hint(endpoint),
-                        }
-                    }
-                    other => imap_error(host, "LOGIN", other, idle),
-                };
-                observer.step(Step::Login, Err(&err));
-                return Err(err);
-            }
-        };
-        observer.step(Step::Login, Ok(format!("as {}", endpoint.user)));
+        if endpoint.tls == TlsMode::Starttls {
+            // What the server offered before TLS is not to be trusted (RFC 3501 6.2.1).
+            offered = None;
+        }
+        let inner = Self::login(endpoint, client, offered.as_ref(), observer).await?;
 
         let mut session = Session {
             inner,
@@ -496,6 +504,77 @@ impl Session {
             observer.step(Step::Id, Ok("not offered by the server; not needed".into()));
         }
         Ok(session)
+    }
+
+    /// Logs in with the mechanism [`crate::sasl::choose`] picks: LOGIN with the password, or
+    /// an OAuth2 token (read again for every new connection, and once more when refused).
+    /// The secret goes on the wire here and nowhere else.
+    async fn login(
+        endpoint: &Endpoint,
+        client: async_imap::Client<BufStream<Stream>>,
+        offered: Option<&HashSet<String>>,
+        observer: &mut dyn StepObserver,
+    ) -> Result<Inner> {
+        use crate::sasl::{self, Mechanism};
+        let host = endpoint.host.as_str();
+        let has = |m: &str| offered.is_some_and(|o| o.contains(m));
+        let mechanism = sasl::choose(
+            endpoint.auth,
+            offered.map(|_| &has as &dyn Fn(&str) -> bool),
+            endpoint.password.expose(),
+        );
+        let refused = |text: String| Error::Login {
+            host: host.into(),
+            user: endpoint.user.clone(),
+            hint: login_hint(endpoint, &text),
+            server_text: text,
+        };
+        let result = match mechanism {
+            Mechanism::Login => client
+                .login(&endpoint.user, endpoint.password.expose())
+                .await
+                .map_err(|(e, _)| e),
+            m => {
+                let token = read_token(endpoint, m, false).await?;
+                match authenticate(endpoint, client, m, &token).await {
+                    Ok(s) => Ok(s),
+                    // A refused token is read again once (it may have just expired).
+                    Err((async_imap::error::Error::No(_), Some(client), _)) if m.is_oauth() => {
+                        let token = read_token(endpoint, m, true).await?;
+                        authenticate(endpoint, client, m, &token)
+                            .await
+                            .map_err(|(e, _, challenge)| with_challenge(e, challenge))
+                    }
+                    Err((e, _, challenge)) => Err(with_challenge(e, challenge)),
+                }
+            }
+        };
+        match result {
+            Ok(inner) => {
+                let how = match mechanism {
+                    Mechanism::Login => String::new(),
+                    m if m.is_oauth() => format!(
+                        " ({}, token from {}{})",
+                        m.name(),
+                        endpoint.credential.describe_source(),
+                        token_lifetime(&endpoint.credential.current())
+                    ),
+                    m => format!(" ({})", m.name()),
+                };
+                observer.step(Step::Login, Ok(format!("as {}{how}", endpoint.user)));
+                Ok(inner)
+            }
+            Err(e) => {
+                let err = match e {
+                    async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+                        refused(server_words(&text))
+                    }
+                    other => imap_error(host, mechanism.name(), other, endpoint.idle_timeout),
+                };
+                observer.step(Step::Login, Err(&err));
+                Err(err)
+            }
+        }
     }
 
     async fn starttls(
@@ -1147,6 +1226,129 @@ impl Session {
 
 /// The server's own words from an async-imap NO/BAD error, which arrives formatted as
 /// `code: Some(..), info: Some("text")`.
+/// An OAuth2 exchange: the first message, then the acknowledgement of a failure challenge
+/// (whose text is kept, for the error).
+struct OAuthExchange {
+    first: Option<Vec<u8>>,
+    ack: &'static [u8],
+    challenge: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl async_imap::Authenticator for OAuthExchange {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        match self.first.take() {
+            Some(first) => first,
+            None => {
+                if let Ok(mut c) = self.challenge.lock() {
+                    *c = Some(crate::sasl::describe_challenge(challenge));
+                }
+                self.ack.to_vec()
+            }
+        }
+    }
+}
+
+type AuthFailure = (
+    async_imap::error::Error,
+    Option<async_imap::Client<BufStream<Stream>>>,
+    Option<String>,
+);
+
+/// AUTHENTICATE with one SASL mechanism (no SASL-IR: the first message waits for the
+/// server's continuation, as NetEase requires).
+async fn authenticate(
+    endpoint: &Endpoint,
+    client: async_imap::Client<BufStream<Stream>>,
+    mechanism: crate::sasl::Mechanism,
+    secret: &Secret,
+) -> std::result::Result<Inner, AuthFailure> {
+    let challenge = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let exchange = OAuthExchange {
+        first: Some(crate::sasl::initial_response(
+            mechanism,
+            &endpoint.user,
+            secret.expose(),
+            &endpoint.host,
+            endpoint.port,
+        )),
+        ack: mechanism.failure_ack(),
+        challenge: challenge.clone(),
+    };
+    client
+        .authenticate(mechanism.name(), exchange)
+        .await
+        .map_err(|(e, client)| {
+            let said = challenge.lock().ok().and_then(|mut c| c.take());
+            (e, Some(client), said)
+        })
+}
+
+/// A refusal with the server's failure challenge added to its words.
+fn with_challenge(
+    e: async_imap::error::Error,
+    challenge: Option<String>,
+) -> async_imap::error::Error {
+    match (e, challenge) {
+        (async_imap::error::Error::No(text), Some(c)) => {
+            async_imap::error::Error::No(format!("{} ({c})", server_words(&text)))
+        }
+        (e, _) => e,
+    }
+}
+
+/// A token for a new login, read off the async threads (a token command may take a while).
+pub(crate) async fn read_token(
+    endpoint: &Endpoint,
+    mechanism: crate::sasl::Mechanism,
+    force: bool,
+) -> Result<Secret> {
+    if !mechanism.is_oauth() {
+        return Ok(endpoint.password.clone());
+    }
+    let credential = endpoint.credential.clone();
+    tokio::task::spawn_blocking(move || credential.token(force))
+        .await
+        .map_err(|e| Error::Invalid(format!("reading the token stopped unexpectedly: {e}")))?
+        .map_err(Error::from)
+}
+
+/// `, expires in 59 min` for a JWT that says when it expires.
+fn token_lifetime(token: &Secret) -> String {
+    match crate::sasl::jwt_expiry(token.expose()) {
+        Some(exp) => format!(
+            ", expires in {} min",
+            (exp - chrono::Utc::now().timestamp()).max(0) / 60
+        ),
+        None => String::new(),
+    }
+}
+
+/// Refuses, before connecting, a password for a provider that accepts only OAuth2 (unless
+/// the profile named a password mechanism itself).
+pub(crate) fn oauth_required(endpoint: &Endpoint) -> Result<()> {
+    let mechanism = crate::sasl::choose(endpoint.auth, None, endpoint.password.expose());
+    match endpoint.provider {
+        Some(p)
+            if p.oauth_only
+                && !mechanism.is_oauth()
+                && endpoint.auth == crate::sasl::AuthMethod::Auto =>
+        {
+            Err(Error::Login {
+                host: endpoint.host.clone(),
+                user: endpoint.user.clone(),
+                server_text: "not sent: the secret given is a password, not an OAuth2 token".into(),
+                hint: OAUTH_HINT.replace("{provider}", p.display),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What to do when a provider wants OAuth2.
+pub const OAUTH_HINT: &str = "{provider} no longer accepts passwords from mail programs: give an OAuth2 access token instead, from a token tool run as the password command, e.g. password: { command: [\"oama\", \"access\", \"you@outlook.com\"] } or [\"pizauth\", \"show\", \"outlook\"] (docs/providers.md, section OAuth2, has the steps).";
+
 fn server_words(text: &str) -> String {
     let Some(start) = text.find("info: Some(\"") else {
         return text.trim().to_string();
@@ -1171,7 +1373,11 @@ fn server_words(text: &str) -> String {
     out.trim().to_string()
 }
 
-fn login_hint(endpoint: &Endpoint) -> String {
+fn login_hint(endpoint: &Endpoint, server_text: &str) -> String {
+    if server_text.contains("Basic authentication is disabled") {
+        let who = endpoint.provider.map_or("This server", |p| p.display);
+        return OAUTH_HINT.replace("{provider}", who);
+    }
     match endpoint.provider {
         Some(p) => p.login_hint.to_string(),
         None => "Check the user name and password (many providers need an app password or authorization code for IMAP, and IMAP enabled in their web settings).".into(),

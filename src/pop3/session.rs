@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufStream};
 
 use super::wire::{self, Line, Status};
 use crate::error::{Error, Result};
+use crate::imap::session::{OAUTH_HINT, oauth_required, read_token};
 use crate::imap::stream::{Stream, Transport, dial, handshake};
 use crate::imap::{Endpoint, Step, StepObserver};
 use crate::providers::TlsMode;
@@ -50,6 +51,10 @@ impl Pop3Session {
         endpoint: &Endpoint,
         observer: &mut dyn StepObserver,
     ) -> Result<Pop3Session> {
+        if let Err(e) = oauth_required(endpoint) {
+            observer.step(Step::Login, Err(&e));
+            return Err(e);
+        }
         let tcp = dial(endpoint, observer).await?;
         let transport = match endpoint.tls {
             TlsMode::Implicit => {
@@ -273,15 +278,40 @@ impl Pop3Session {
         Ok(session)
     }
 
-    /// USER/PASS where offered (or when CAPA said nothing of SASL), else AUTH PLAIN.
+    /// An OAuth2 token (AUTH XOAUTH2 / OAUTHBEARER) when [`crate::sasl::choose`] says so;
+    /// else USER/PASS where offered (or when CAPA said nothing of SASL), else AUTH PLAIN.
     async fn login(&mut self) -> Result<String> {
         let user = self.endpoint.user.clone();
         let refused = |s: &Self, text: String| Error::Login {
             host: s.endpoint.host.clone(),
             user: user.clone(),
+            hint: login_hint(&s.endpoint, &text),
             server_text: text,
-            hint: login_hint(&s.endpoint),
         };
+        let sasl_offered = self.caps.iter().any(|c| c.starts_with("SASL "));
+        let has = |m: &str| self.has(&format!("SASL {m}"));
+        let mechanism = crate::sasl::choose(
+            self.endpoint.auth,
+            sasl_offered.then_some(&has as &dyn Fn(&str) -> bool),
+            self.endpoint.password.expose(),
+        );
+        if mechanism.is_oauth() {
+            for force in [false, true] {
+                let token = read_token(&self.endpoint, mechanism, force).await?;
+                match self.oauth_exchange(mechanism, &token).await? {
+                    Ok(()) => {
+                        return Ok(format!(
+                            "as {user} ({}, token from {})",
+                            mechanism.name(),
+                            self.endpoint.credential.describe_source()
+                        ));
+                    }
+                    // A refused token is read again once (it may have just expired).
+                    Err(_) if !force => continue,
+                    Err(text) => return Err(refused(self, text)),
+                }
+            }
+        }
         if self.has("USER") || !self.has("SASL PLAIN") {
             if user.contains(['\r', '\n', '\0']) {
                 return Err(refused(self, "the user name holds a line break".into()));
@@ -306,6 +336,75 @@ impl Pop3Session {
                 Err(e) => Err(e),
             }
         }
+    }
+
+    /// AUTH with an OAuth2 mechanism: Ok(Err(server words)) when the token is refused.
+    async fn oauth_exchange(
+        &mut self,
+        mechanism: crate::sasl::Mechanism,
+        token: &crate::secret::Secret,
+    ) -> Result<std::result::Result<(), String>> {
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        self.send(&format!("AUTH {}", mechanism.name())).await?;
+        self.flush().await?;
+        if let Some(refusal) = self.continuation().await? {
+            return Ok(Err(refusal));
+        }
+        let first = crate::sasl::initial_response(
+            mechanism,
+            &self.endpoint.user,
+            token.expose(),
+            &self.endpoint.host,
+            self.endpoint.port,
+        );
+        self.send_hidden(&b64(&first)).await?;
+        let mut line = Vec::new();
+        self.read_line(&mut line, wire::MAX_LINE).await?;
+        if let Some(challenge) = line.strip_prefix(b"+ ").or(line.strip_prefix(b"+\r\n")) {
+            // The failure challenge: acknowledged, then the server says no.
+            let said = base64::engine::general_purpose::STANDARD
+                .decode(String::from_utf8_lossy(challenge).trim())
+                .map(|c| crate::sasl::describe_challenge(&c))
+                .unwrap_or_default();
+            self.send_hidden(&b64(mechanism.failure_ack())).await?;
+            return Ok(match self.status("AUTH").await {
+                Ok(_) => Ok(()),
+                Err(Error::Server { text, .. }) => Err(format!("{text} ({said})")),
+                Err(e) => return Err(e),
+            });
+        }
+        match wire::status(&line) {
+            Some(Status::Ok(_)) => Ok(Ok(())),
+            Some(Status::Err(text)) => Ok(Err(text)),
+            None => Err(self.protocol("AUTH answered neither +OK, -ERR nor a challenge".into())),
+        }
+    }
+
+    /// Reads the `+ ` continuation of an AUTH; Some(words) when the server refused instead.
+    async fn continuation(&mut self) -> Result<Option<String>> {
+        let mut line = Vec::new();
+        self.read_line(&mut line, wire::MAX_LINE).await?;
+        if line.starts_with(b"+ ") || line.starts_with(b"+\r") {
+            return Ok(None);
+        }
+        match wire::status(&line) {
+            Some(Status::Err(text)) => Ok(Some(text)),
+            _ => Err(self.protocol("AUTH answered neither a continuation nor -ERR".into())),
+        }
+    }
+
+    /// Sends a line that carries a secret: errors name it "authentication", never its text.
+    async fn send_hidden(&mut self, line: &str) -> Result<()> {
+        if line.contains(['\r', '\n', '\0']) {
+            return Err(Error::Invalid(
+                "an authentication line holds a line break".into(),
+            ));
+        }
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        let r = self.io.write_all(&bytes).await;
+        r.map_err(|e| self.io_failure("sending authentication", e))?;
+        self.flush().await
     }
 
     /// Sends a command and reads its status line; `-ERR` becomes [`Error::Server`].
@@ -489,12 +588,16 @@ fn err_hint(endpoint: &Endpoint, text: &str) -> Option<String> {
             "another program holds the mailbox open (a mail client checking POP3): close it and run again".into(),
         ),
         Some("SYS/TEMP") => Some("the server has a passing problem: run again later".into()),
-        Some("AUTH") => Some(login_hint(endpoint)),
+        Some("AUTH") => Some(login_hint(endpoint, text)),
         _ => None,
     }
 }
 
-fn login_hint(endpoint: &Endpoint) -> String {
+fn login_hint(endpoint: &Endpoint, server_text: &str) -> String {
+    if server_text.contains("Basic authentication is disabled") {
+        let who = endpoint.provider.map_or("This server", |p| p.display);
+        return OAUTH_HINT.replace("{provider}", who);
+    }
     match endpoint.provider {
         Some(p) => p.login_hint.replace("IMAP/SMTP", "POP3/SMTP"),
         None => "Check the user name and password; many providers need an app password or authorization code (授权码) for POP3, and POP3 enabled in their web settings.".into(),

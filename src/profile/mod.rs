@@ -23,7 +23,7 @@ mod password;
 
 use locate::{locate, strip_comment};
 
-pub use password::{PasswordCommand, PasswordSource, SecretError};
+pub use password::{Credential, PasswordCommand, PasswordSource, SecretError};
 
 use crate::providers::{self, Provider, Role, TlsMode};
 
@@ -108,6 +108,8 @@ pub struct ImapAccount {
     pub password: PasswordSource,
     /// Set when the profile opted out of encryption to a non-loopback host.
     pub allow_insecure: bool,
+    /// How the login proves itself (`auth:`): a password, or an OAuth2 token.
+    pub auth: crate::sasl::AuthMethod,
 }
 
 /// A POP3 source: the account (same keys as `imap`, POP3 hosts and ports) and what to do
@@ -281,6 +283,7 @@ struct RawImap {
     user: Option<String>,
     password: Option<RawPassword>,
     allow_insecure: Option<bool>,
+    auth: Option<crate::sasl::AuthMethod>,
 }
 
 /// `source.pop3`: the `imap` keys and `seen`.
@@ -295,6 +298,7 @@ struct RawPop3 {
     user: Option<String>,
     password: Option<RawPassword>,
     allow_insecure: Option<bool>,
+    auth: Option<crate::sasl::AuthMethod>,
     seen: Option<bool>,
 }
 
@@ -607,6 +611,7 @@ impl Ctx<'_> {
                 user: pop3.user,
                 password: pop3.password,
                 allow_insecure: pop3.allow_insecure,
+                auth: pop3.auth,
             };
             Source::Pop3(Pop3Account {
                 account: self.account("source.pop3", raw, Protocol::Pop3, notes)?,
@@ -815,6 +820,7 @@ impl Ctx<'_> {
             user,
             password,
             allow_insecure,
+            auth: raw.auth.unwrap_or_default(),
         })
     }
 

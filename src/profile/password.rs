@@ -133,6 +133,70 @@ impl PasswordSource {
     }
 }
 
+/// A secret that can be read again: an OAuth2 access token lives about an hour, so every new
+/// connection asks for one, and a refused one is replaced once. The value is kept while it
+/// is good: until a minute before a JWT's `exp`, else for five minutes.
+pub struct Credential {
+    source: PasswordSource,
+    cached: std::sync::Mutex<(Secret, Instant)>,
+}
+
+/// How long a token that does not say when it expires is reused.
+const TOKEN_REUSE: Duration = Duration::from_secs(300);
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({:?})", self.source)
+    }
+}
+
+impl Credential {
+    /// A credential whose first value was already read.
+    pub fn new(source: PasswordSource, first: Secret) -> Credential {
+        Credential {
+            source,
+            cached: std::sync::Mutex::new((first, Instant::now())),
+        }
+    }
+
+    /// The value read last, without reading again (a password).
+    pub fn current(&self) -> Secret {
+        self.lock().0.clone()
+    }
+
+    /// A token for a new login: the kept one while it is good, else read again; `force`
+    /// reads again whatever (the server refused the kept one). Blocking, like
+    /// [`PasswordSource::resolve`].
+    pub fn token(&self, force: bool) -> Result<Secret, SecretError> {
+        if !force {
+            let (value, read_at) = self.lock().clone();
+            let good = match crate::sasl::jwt_expiry(value.expose()) {
+                Some(exp) => exp - 60 > chrono::Utc::now().timestamp(),
+                None => read_at.elapsed() < TOKEN_REUSE,
+            };
+            if good {
+                return Ok(value);
+            }
+        }
+        let fresh = self.source.resolve()?;
+        *self.lock() = (fresh.clone(), Instant::now());
+        Ok(fresh)
+    }
+
+    /// Where the value comes from, for `doctor` (never the value).
+    pub fn describe_source(&self) -> String {
+        match &self.source {
+            PasswordSource::Env(var) => format!("environment variable {var}"),
+            PasswordSource::File(path) => format!("file {}", path.display()),
+            PasswordSource::Command(c) => c.program(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Secret, Instant)> {
+        self.cached.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Runs a password command: stdin and stderr stay the terminal's (so `pass`/gpg can ask for a
 /// passphrase), stdout is read up to [`COMMAND_OUTPUT_CAP`], and the command is stopped after
 /// `timeout`.

@@ -211,6 +211,7 @@ impl Dovecot {
         fs::set_permissions(dir.join("mail"), fs::Permissions::from_mode(0o700))
             .map_err(|e| io("chmod mail dir", e))?;
         let ca = mint_certificates(openssl_bin, &dir.join("ssl"))?;
+        write_oauth2_key(dir).map_err(|e| io("write the OAuth2 key", e))?;
 
         let conf = dir.join("dovecot.conf");
         let mut last_error = String::new();
@@ -420,6 +421,49 @@ fn mint_certificates(openssl: &Path, ssl: &Path) -> Result<PathBuf, String> {
 }
 
 /// Two distinct free loopback ports (held together while probing so they differ).
+/// The HS256 key Dovecot validates test tokens with (stored base64-encoded, as it wants).
+const OAUTH2_KEY: &[u8] = b"mailferry-test-oauth2-signing-key-0123456789";
+
+fn write_oauth2_key(dir: &Path) -> io::Result<()> {
+    use base64::Engine as _;
+    let keys = dir.join("keys/default/HS256");
+    fs::create_dir_all(&keys)?;
+    fs::write(
+        keys.join("default"),
+        base64::engine::general_purpose::STANDARD.encode(OAUTH2_KEY),
+    )?;
+    fs::write(
+        dir.join("oauth2.conf.ext"),
+        format!(
+            "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={}/keys/\nusername_attribute = sub\n",
+            dir.display()
+        ),
+    )
+}
+
+/// An HS256 JWT for `user` that Dovecot accepts until `expires` (Unix seconds).
+pub fn oauth2_token(user: &str, expires: i64) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = b64(format!(r#"{{"sub":"{user}","exp":{expires}}}"#).as_bytes());
+    let signing_input = format!("{header}.{claims}");
+    // HMAC-SHA256 (RFC 2104), the key being shorter than a block.
+    let mut block = [0u8; 64];
+    block[..OAUTH2_KEY.len()].copy_from_slice(OAUTH2_KEY);
+    let pad = |x: u8| block.iter().map(|b| b ^ x).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(signing_input.as_bytes())
+        .finalize();
+    let mac = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    format!("{signing_input}.{}", b64(&mac))
+}
+
 fn free_port_pair() -> io::Result<(u16, u16)> {
     let a = TcpListener::bind("127.0.0.1:0")?;
     let b = TcpListener::bind("127.0.0.1:0")?;
@@ -475,7 +519,7 @@ ssl = yes
 ssl_cert = <{d}/ssl/cert.pem
 ssl_key = <{d}/ssl/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 first_valid_uid = 1
 first_valid_gid = 1
 mail_location = maildir:~/Maildir
@@ -487,7 +531,14 @@ pop3_no_flag_updates = yes
 mail_fsync = never
 {unprivileged}passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {d}/users/%u
+}}
+# OAuth2 bearer tokens, validated locally: HS256 JWTs signed with the key in {d}/keys.
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2.conf.ext
 }}
 userdb {{
   driver = passwd-file

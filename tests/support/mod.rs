@@ -40,7 +40,9 @@ pub mod mutate;
 pub mod pop3_proxy;
 pub mod proxy;
 
-pub use dovecot::{Dovecot, MailboxInfo, StoredMessage, TestUser, dovecot, internaldate_unix};
+pub use dovecot::{
+    Dovecot, MailboxInfo, StoredMessage, TestUser, dovecot, internaldate_unix, oauth2_token,
+};
 pub use imap_client::{ImapClient, Reply, Status, Value, mutf7_decode, mutf7_encode};
 pub use job::{
     BIN, Job, Outcome, ProfileRun, Server, direct, imap_yaml, run_profile, via, write_profile,
