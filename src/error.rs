@@ -66,7 +66,7 @@ pub enum Error {
         after: Duration,
     },
 
-    #[error("{host}: login as {user} refused: \"{server_text}\". {hint}")]
+    #[error("{}", login_refused(.host, .user, .server_text, .hint))]
     Login {
         host: String,
         user: String,
@@ -121,6 +121,18 @@ impl From<crate::profile::ProfileError> for Error {
     fn from(e: crate::profile::ProfileError) -> Self {
         Error::Profile(Box::new(e))
     }
+}
+
+fn login_refused(host: &str, user: &str, server_text: &str, hint: &str) -> String {
+    crate::i18n::ta(
+        "login-refused",
+        &[
+            ("host", host.to_string()),
+            ("user", user.to_string()),
+            ("server", server_text.to_string()),
+            ("hint", hint.to_string()),
+        ],
+    )
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

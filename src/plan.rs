@@ -636,16 +636,17 @@ pub fn render(plan: &Plan) -> String {
             .iter()
             .flat_map(|f| [f.source.as_str(), f.target.as_str()]),
     );
+    let (t, r) = (crate::i18n::t, crate::text::rpad);
     let _ = writeln!(
         out,
-        "{}  {}  {:<8} {:>8} {:>10} {:>8} {:>10}",
-        pad("source", w),
-        pad("target", w),
-        "role",
-        "messages",
-        "bytes",
-        "selected",
-        "sel. bytes"
+        "{}  {}  {} {} {} {} {}",
+        pad(&t("col-source"), w),
+        pad(&t("col-target"), w),
+        pad(&t("col-role"), 8),
+        r(&t("col-messages"), 8),
+        r(&t("col-bytes"), 10),
+        r(&t("col-selected"), 8),
+        r(&t("col-selected-bytes"), 10)
     );
     for f in &plan.folders {
         let _ = writeln!(
@@ -662,27 +663,33 @@ pub fn render(plan: &Plan) -> String {
             human(f.selected_bytes)
         );
         for warn in &f.warnings {
-            let _ = writeln!(out, "  warning: {warn}");
+            let _ = writeln!(out, "  {}: {warn}", t("warning"));
         }
     }
-    let t = &plan.totals;
+    let totals = &plan.totals;
     let _ = writeln!(
         out,
-        "total: {} messages ({}), {} selected ({})",
-        t.messages,
-        human(t.bytes),
-        t.selected,
-        human(t.selected_bytes)
+        "{}",
+        crate::i18n::ta(
+            "plan-total",
+            &[
+                ("messages", totals.messages.to_string()),
+                ("bytes", human(totals.bytes)),
+                ("selected", totals.selected.to_string()),
+                ("selected_bytes", human(totals.selected_bytes)),
+            ],
+        )
     );
     if !plan.excluded.is_empty() {
+        let folders = plan.excluded.join(", ");
         let _ = writeln!(
             out,
-            "left out by folder rules: {}",
-            plan.excluded.join(", ")
+            "{}",
+            crate::i18n::ta("plan-left-out", &[("folders", folders)])
         );
     }
     for n in &plan.notes {
-        let _ = writeln!(out, "note: {n}");
+        let _ = writeln!(out, "{}: {n}", t("note"));
     }
     out
 }

@@ -127,13 +127,15 @@ pub struct Provider {
     /// Substrings of the provider's catch-all login failure, which also covers rate limiting:
     /// retried a few times before being reported as bad credentials.
     pub ambiguous_login_errors: &'static [&'static str],
-    /// What to tell the user when login fails.
+    /// What to tell the user when login fails: a message id of the catalogue
+    /// (`locales/*/mailferry.ftl`), shown with [`crate::i18n::t`].
     pub login_hint: &'static str,
     /// Passwords are refused; only OAuth2 tokens log in (Outlook.com since 2024-09-16).
     pub oauth_only: bool,
     /// The POP3 server (implicit TLS on [`POP3_TLS_PORT`]).
     pub pop3_host: &'static str,
-    /// Where the provider's setting for how far back POP3 reaches is, when it has one.
+    /// Where the provider's setting for how far back POP3 reaches is, when it has one (a
+    /// message id of the catalogue).
     pub pop3_window_hint: Option<&'static str>,
 }
 
@@ -141,8 +143,8 @@ pub struct Provider {
 pub const POP3_TLS_PORT: u16 = 995;
 /// POP3 with STLS, or plain.
 pub const POP3_PLAIN_PORT: u16 = 110;
-/// The POP3 window advice when the provider is not known.
-pub const POP3_WINDOW_HINT: &str = "To reach older mail, set POP3 to serve all mail in the provider's web settings (QQ Mail: 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项; 163/126: 设置 -> POP3/SMTP/IMAP -> 收取选项), or use IMAP as the source.";
+/// The POP3 window advice when the provider is not known (a message id).
+pub const POP3_WINDOW_HINT: &str = "pop3-window-generic";
 
 impl Provider {
     /// This provider's folder name for `role`, if it has one.
@@ -172,7 +174,7 @@ const QQ_FOLDERS: &[(Role, &str)] = &[
 const QQ_PARENT: Option<&str> = Some("其他文件夹");
 // QQ's reply to a wrong code, a disabled IMAP service and rate limiting alike.
 const QQ_LOGIN_ERRORS: &[&str] = &["Login fail"];
-const QQ_HINT: &str = "QQ Mail needs an authorization code (授权码), not your login password: QQ Mail web -> Settings (设置) -> Account (账户) -> POP3/IMAP/SMTP/Exchange/CardDAV/CalDAV service: enable IMAP/SMTP and generate a code. The same reply also means too many logins: wait a few minutes before retrying.";
+const QQ_HINT: &str = "hint-login-qq";
 // Inferred, not advertised: QQ's web UI caps normal attachments at 50 MB.
 const QQ_APPEND_LIMIT: Option<u64> = Some(50 * 1024 * 1024);
 
@@ -184,7 +186,7 @@ const NETEASE_FOLDERS: &[(Role, &str)] = &[
 ];
 // Coremail's reply to bad credentials, also seen when the account is risk-controlled (被风控).
 const NETEASE_LOGIN_ERRORS: &[&str] = &["Login error or password error"];
-const NETEASE_HINT: &str = "NetEase Mail needs a client authorization code (客户端授权码), not your login password: web mail -> Settings (设置) -> POP3/SMTP/IMAP: enable IMAP/SMTP service and create an authorization code. If the code is right, the account may be risk-controlled (风控): log in on the web once and retry later.";
+const NETEASE_HINT: &str = "hint-login-netease";
 // Advertised as APPENDLIMIT=71680000.
 const NETEASE_APPEND_LIMIT: Option<u64> = Some(71_680_000);
 
@@ -209,9 +211,7 @@ const QQ: Provider = Provider {
     login_hint: QQ_HINT,
     oauth_only: false,
     pop3_host: "pop.qq.com",
-    pop3_window_hint: Some(
-        "To reach older mail: QQ Mail web -> 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项: choose 全部 (all mail), then run again; or use IMAP as the source.",
-    ),
+    pop3_window_hint: Some("pop3-window-qq"),
 };
 
 /// NetEase 163; 126 and yeah.net run the same Coremail service.
@@ -234,9 +234,7 @@ const NETEASE_163: Provider = Provider {
     login_hint: NETEASE_HINT,
     oauth_only: false,
     pop3_host: "pop.163.com",
-    pop3_window_hint: Some(
-        "To reach older mail: web mail -> 设置 -> POP3/SMTP/IMAP -> 收取选项: choose 收取全部邮件 (all mail), then run again; or use IMAP as the source.",
-    ),
+    pop3_window_hint: Some("pop3-window-netease"),
 };
 
 /// The presets, looked up by [`lookup`] and [`by_host`].
@@ -255,7 +253,7 @@ pub static PROVIDERS: &[Provider] = &[
         domains: &["exmail.qq.com"],
         host: "imap.exmail.qq.com",
         pop3_host: "pop.exmail.qq.com",
-        login_hint: "Tencent Exmail: with secure login (安全登录) on, use a client-specific password (客户端专用密码) from web mail settings, not your login password. Also tick \"收取我的文件夹\" and set the time window (收取邮件的时长) to all (全部) in the IMAP settings, or folders and old mail stay hidden.",
+        login_hint: "hint-login-exmail",
         ..QQ
     },
     NETEASE_163,
@@ -301,7 +299,7 @@ pub static PROVIDERS: &[Provider] = &[
         append_limit: Some(35_651_584),
         keeps_keywords: true,
         ambiguous_login_errors: &[],
-        login_hint: "Gmail needs an app password (Google Account -> Security -> 2-Step Verification -> App passwords; 2-Step Verification must be on), not your Google password, and IMAP enabled in Gmail Settings -> Forwarding and POP/IMAP.",
+        login_hint: "hint-login-gmail",
         oauth_only: false,
         pop3_host: "pop.gmail.com",
         pop3_window_hint: None,
@@ -331,7 +329,7 @@ pub static PROVIDERS: &[Provider] = &[
         // Exchange's PERMANENTFLAGS has no `\*`, only system flags and $MDNSent.
         keeps_keywords: false,
         ambiguous_login_errors: &[],
-        login_hint: "Outlook.com / Hotmail / Live personal accounts accept only OAuth2 (XOAUTH2) sign-in since 2024-09-16: a password or app password login fails however correct it is.",
+        login_hint: "hint-login-outlook",
         oauth_only: true,
         pop3_host: "outlook.office365.com",
         pop3_window_hint: None,
@@ -519,18 +517,18 @@ mod tests {
             assert!(p.requires_id && !p.keeps_keywords);
             assert_eq!(p.append_limit, Some(71_680_000));
             assert_eq!(p.special_folder(Role::Sent), Some("已发送"));
-            assert!(p.login_hint.contains("客户端授权码"));
+            assert!(crate::i18n::t(p.login_hint).contains("客户端授权码"));
         }
         let qq = lookup("qq").unwrap();
         assert!(!qq.requires_id);
         assert_eq!(qq.user_folder_parent, Some("其他文件夹"));
         assert_eq!(qq.special_folder(Role::Trash), Some("Deleted Messages"));
-        assert!(qq.login_hint.contains("授权码"));
+        assert!(crate::i18n::t(qq.login_hint).contains("授权码"));
         assert_eq!(lookup("foxmail").unwrap().host, "imap.qq.com");
         let gmail = lookup("gmail").unwrap();
         assert_eq!(gmail.append_limit, Some(35_651_584));
         assert!(gmail.max_workers < 15);
-        assert!(lookup("outlook").unwrap().login_hint.contains("OAuth2"));
+        assert!(crate::i18n::t(lookup("outlook").unwrap().login_hint).contains("OAuth2"));
     }
 
     #[test]

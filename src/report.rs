@@ -81,7 +81,13 @@ impl Report {
     /// The human table.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let verb = if self.dry_run { "to copy" } else { "copied" };
+        use crate::i18n::{t, ta};
+        let r = crate::text::rpad;
+        let verb = t(if self.dry_run {
+            "col-to-copy"
+        } else {
+            "col-copied"
+        });
         let w = name_width(
             self.folders
                 .iter()
@@ -89,15 +95,15 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{}  {}  {:>8} {:>8} {:>8} {:>8} {:>6} {:>10}",
-            pad("source", w),
-            pad("target", w),
-            "selected",
-            verb,
-            "present",
-            "filtered",
-            "failed",
-            "bytes"
+            "{}  {}  {} {} {} {} {} {}",
+            pad(&t("col-source"), w),
+            pad(&t("col-target"), w),
+            r(&t("col-selected"), 8),
+            r(&verb, 8),
+            r(&t("col-present"), 8),
+            r(&t("col-filtered"), 8),
+            r(&t("col-failed"), 6),
+            r(&t("col-bytes"), 10)
         );
         for f in &self.folders {
             let _ = writeln!(
@@ -113,37 +119,35 @@ impl Report {
                 human_bytes(f.bytes)
             );
             if f.flags_updated > 0 {
-                let _ = writeln!(
-                    out,
-                    "  {} flags of {} messages already in {}",
-                    if self.dry_run {
-                        "would update"
-                    } else {
-                        "updated"
-                    },
-                    f.flags_updated,
-                    f.target
-                );
+                let id = if self.dry_run {
+                    "run-flags-would-update"
+                } else {
+                    "run-flags-updated"
+                };
+                let args = [
+                    ("count", f.flags_updated.to_string()),
+                    ("folder", f.target.clone()),
+                ];
+                let _ = writeln!(out, "  {}", ta(id, &args));
             }
             if !f.flags_not_kept.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  note: the target cannot keep {} in {}",
-                    f.flags_not_kept.join(" "),
-                    f.target
-                );
+                let args = [
+                    ("flags", f.flags_not_kept.join(" ")),
+                    ("folder", f.target.clone()),
+                ];
+                let _ = writeln!(out, "  {}: {}", t("note"), ta("run-flags-not-kept", &args));
             }
         }
-        let _ = writeln!(
-            out,
-            "total: {} {verb}, {} already present, {} filtered out, {} failed, {} in {:.1}s",
-            self.copied,
-            self.already_present,
-            self.filtered,
-            self.failed,
-            human_bytes(self.bytes),
-            self.seconds
-        );
+        let args = [
+            ("copied", self.copied.to_string()),
+            ("verb", verb.clone()),
+            ("present", self.already_present.to_string()),
+            ("filtered", self.filtered.to_string()),
+            ("failed", self.failed.to_string()),
+            ("bytes", human_bytes(self.bytes)),
+            ("secs", format!("{:.1}", self.seconds)),
+        ];
+        let _ = writeln!(out, "{}", ta("run-total", &args));
         if !self.created_folders.is_empty() {
             let _ = writeln!(
                 out,
@@ -157,7 +161,7 @@ impl Report {
             );
         }
         for w in &self.warnings {
-            let _ = writeln!(out, "warning: {w}");
+            let _ = writeln!(out, "{}: {w}", t("warning"));
         }
         if !self.failures.is_empty() {
             let _ = writeln!(out, "failed messages (a rerun retries exactly these):");

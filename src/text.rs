@@ -24,6 +24,12 @@ pub fn pad(s: &str, w: usize) -> String {
     }
 }
 
+/// Right-aligns to a display width (a column heading in Chinese is two columns a character).
+pub fn rpad(s: &str, w: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    format!("{}{s}", " ".repeat(w.saturating_sub(s.width())))
+}
+
 /// The display width of the widest name, within sensible bounds.
 pub fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
     use unicode_width::UnicodeWidthStr;

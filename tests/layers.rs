@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("fingerprint", 0),
     ("flags", 0),
     ("globs", 0),
+    ("i18n", 0),
     ("imap::bodystructure", 0),
     ("imap::mutf7", 0),
     ("imap::uidset", 0),

@@ -139,34 +139,16 @@ impl Progress for Display {
                     }
                     _ => {}
                 }
-                match &event {
-                    Event::Failed {
-                        folder,
-                        uid,
-                        reason,
-                    } => overall.suspend(|| eprintln!("failed: {folder} uid {uid}: {reason}")),
-                    Event::Reconnecting { side, reason, .. } => {
-                        overall.suspend(|| eprintln!("reconnecting to the {side}: {reason}"))
-                    }
-                    Event::Warning { message } => {
-                        overall.suspend(|| eprintln!("warning: {message}"))
-                    }
-                    Event::FolderDone { source } => overall.suspend(|| eprintln!("done: {source}")),
-                    _ => {}
+                if let Some(line) = event_line(&event) {
+                    overall.suspend(|| eprintln!("{line}"));
                 }
             }
             Mode::Lines { last } => {
                 let line = match &event {
-                    Event::Failed {
-                        folder,
-                        uid,
-                        reason,
-                    } => Some(format!("failed: {folder} uid {uid}: {reason}")),
-                    Event::Reconnecting { side, reason, .. } => {
-                        Some(format!("reconnecting to the {side}: {reason}"))
-                    }
-                    Event::Warning { message } => Some(format!("warning: {message}")),
-                    Event::FolderDone { source } => Some(format!("done: {source}")),
+                    Event::Failed { .. }
+                    | Event::Reconnecting { .. }
+                    | Event::Warning { .. }
+                    | Event::FolderDone { .. } => event_line(&event),
                     Event::Planned {
                         messages,
                         already_present,
@@ -190,4 +172,33 @@ impl Progress for Display {
             }
         }
     }
+}
+
+/// The line a person reads for an event that is shown as it happens, in their language.
+pub fn event_line(event: &Event) -> Option<String> {
+    use mailferry::i18n::{t, ta};
+    Some(match event {
+        Event::Failed {
+            folder,
+            uid,
+            reason,
+        } => ta(
+            "progress-failed",
+            &[
+                ("folder", folder.to_string()),
+                ("uid", uid.to_string()),
+                ("reason", reason.to_string()),
+            ],
+        ),
+        Event::Reconnecting { side, reason, .. } => ta(
+            "progress-reconnecting",
+            &[
+                ("side", t(&format!("side-{side}"))),
+                ("reason", reason.to_string()),
+            ],
+        ),
+        Event::Warning { message } => format!("{}: {message}", t("warning")),
+        Event::FolderDone { source } => ta("progress-done", &[("folder", source.to_string())]),
+        _ => return None,
+    })
 }

@@ -53,17 +53,19 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::json!({ "ok": ok, "steps": results }));
     } else {
+        use mailferry::i18n::{step, t};
+        use mailferry::text::pad;
         for r in &results {
             println!(
-                "{:<4} {:<6} {:<30} {}",
+                "{:<4} {} {} {}",
                 if r.ok { "OK" } else { "FAIL" },
-                r.side.to_string(),
-                r.step,
+                pad(&t(&format!("side-{}", r.side)), 6),
+                pad(&step(&r.step), 30),
                 r.detail
             );
         }
         if ok {
-            println!("all checks passed");
+            println!("{}", t("doctor-all-passed"));
         }
     }
     Ok(if ok { 0 } else { 2 })

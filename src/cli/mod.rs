@@ -21,6 +21,11 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// Language of the messages: zh-CN or en. Default: MAILFERRY_LANG, else the locale
+    /// (LC_ALL, LC_MESSAGES, LANG). JSON output stays the same in every language.
+    #[arg(long, global = true, value_name = "LANG")]
+    lang: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -100,6 +105,11 @@ pub fn main() -> i32 {
         }
     };
     init_logging(cli.verbose);
+    let var = |name: &str| std::env::var(name).ok();
+    mailferry::i18n::set(mailferry::i18n::Lang::detect(
+        &[cli.lang.clone(), var("MAILFERRY_LANG")],
+        &[var("LC_ALL"), var("LC_MESSAGES"), var("LANG")],
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,7 +132,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}: {e:#}", mailferry::i18n::t("error"));
             2
         }
     }
@@ -132,7 +142,7 @@ pub fn main() -> i32 {
 pub fn load_profile(path: &std::path::Path) -> anyhow::Result<mailferry::profile::Profile> {
     let profile = mailferry::profile::Profile::load(path)?;
     for n in &profile.notes {
-        eprintln!("note: {n}");
+        eprintln!("{}: {n}", mailferry::i18n::t("note"));
     }
     Ok(profile)
 }
@@ -195,7 +205,7 @@ pub async fn source_side(
             .await??;
             let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
             for p in &problems {
-                eprintln!("warning: {p}");
+                eprintln!("{}: {p}", mailferry::i18n::t("warning"));
             }
             SourceSide::Store {
                 store: std::sync::Arc::from(store),

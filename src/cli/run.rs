@@ -32,9 +32,7 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let cancel = opts.cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "stopping: finishing messages in flight and saving progress (Ctrl-C again to abort)"
-            );
+            eprintln!("{}", mailferry::i18n::t("progress-stopping"));
             cancel.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(2);

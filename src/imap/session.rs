@@ -84,6 +84,19 @@ pub enum Step {
 }
 
 impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::Dns,
+        Step::Tcp,
+        Step::Tls,
+        Step::Greeting,
+        Step::Login,
+        Step::Id,
+        Step::Capabilities,
+        Step::Messages,
+        Step::Uidl,
+    ];
+
+    /// The step's name in English, as JSON carries it; [`crate::i18n::step`] translates it.
     pub fn label(self) -> &'static str {
         match self {
             Step::Dns => "DNS lookup",
@@ -1339,7 +1352,7 @@ pub(crate) fn oauth_required(endpoint: &Endpoint) -> Result<()> {
                 host: endpoint.host.clone(),
                 user: endpoint.user.clone(),
                 server_text: "not sent: the secret given is a password, not an OAuth2 token".into(),
-                hint: OAUTH_HINT.replace("{provider}", p.display),
+                hint: oauth_hint(p.display),
             })
         }
         _ => Ok(()),
@@ -1347,7 +1360,9 @@ pub(crate) fn oauth_required(endpoint: &Endpoint) -> Result<()> {
 }
 
 /// What to do when a provider wants OAuth2.
-pub const OAUTH_HINT: &str = "{provider} no longer accepts passwords from mail programs: give an OAuth2 access token instead, from a token tool run as the password command, e.g. password: { command: [\"oama\", \"access\", \"you@outlook.com\"] } or [\"pizauth\", \"show\", \"outlook\"] (docs/providers.md, section OAuth2, has the steps).";
+pub(crate) fn oauth_hint(provider: &str) -> String {
+    crate::i18n::ta("hint-oauth", &[("provider", provider.to_string())])
+}
 
 fn server_words(text: &str) -> String {
     let Some(start) = text.find("info: Some(\"") else {
@@ -1374,14 +1389,16 @@ fn server_words(text: &str) -> String {
 }
 
 fn login_hint(endpoint: &Endpoint, server_text: &str) -> String {
+    login_hint_for(endpoint, server_text, "hint-login-generic")
+}
+
+/// What to do about a refused login: OAuth2 when the server says passwords are off, else the
+/// provider's hint, else `generic` (a message id).
+pub(crate) fn login_hint_for(endpoint: &Endpoint, server_text: &str, generic: &str) -> String {
     if server_text.contains("Basic authentication is disabled") {
-        let who = endpoint.provider.map_or("This server", |p| p.display);
-        return OAUTH_HINT.replace("{provider}", who);
+        return oauth_hint(endpoint.provider.map_or("This server", |p| p.display));
     }
-    match endpoint.provider {
-        Some(p) => p.login_hint.to_string(),
-        None => "Check the user name and password (many providers need an app password or authorization code for IMAP, and IMAP enabled in their web settings).".into(),
-    }
+    crate::i18n::t(endpoint.provider.map_or(generic, |p| p.login_hint))
 }
 
 /// What the session makes of one untagged response as a server sent it: a FETCH record or a

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufStream};
 
 use super::wire::{self, Line, Status};
 use crate::error::{Error, Result};
-use crate::imap::session::{OAUTH_HINT, oauth_required, read_token};
+use crate::imap::session::{login_hint_for, oauth_required, read_token};
 use crate::imap::stream::{Stream, Transport, dial, handshake};
 use crate::imap::{Endpoint, Step, StepObserver};
 use crate::providers::TlsMode;
@@ -594,12 +594,5 @@ fn err_hint(endpoint: &Endpoint, text: &str) -> Option<String> {
 }
 
 fn login_hint(endpoint: &Endpoint, server_text: &str) -> String {
-    if server_text.contains("Basic authentication is disabled") {
-        let who = endpoint.provider.map_or("This server", |p| p.display);
-        return OAUTH_HINT.replace("{provider}", who);
-    }
-    match endpoint.provider {
-        Some(p) => p.login_hint.replace("IMAP/SMTP", "POP3/SMTP"),
-        None => "Check the user name and password; many providers need an app password or authorization code (授权码) for POP3, and POP3 enabled in their web settings.".into(),
-    }
+    login_hint_for(endpoint, server_text, "hint-login-generic-pop3")
 }

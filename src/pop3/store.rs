@@ -397,8 +397,9 @@ pub(crate) fn window_note(
     let how = provider
         .and_then(|p| p.pop3_window_hint)
         .unwrap_or(crate::providers::POP3_WINDOW_HINT);
-    Some(format!(
-        "the oldest message this POP3 server offers arrived {days} day(s) ago: providers such as QQ Mail and 163/126 serve only the last 30 days over POP3 by default. {how}"
+    Some(crate::i18n::ta(
+        "pop3-window",
+        &[("days", days.to_string()), ("how", crate::i18n::t(how))],
     ))
 }
 

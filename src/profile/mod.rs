@@ -221,7 +221,11 @@ impl ProfileError {
     fn render(&self) -> String {
         let mut out = self.file.display().to_string();
         if let Some(line) = self.line {
-            out.push_str(&format!(" line {line}"));
+            out.push(' ');
+            out.push_str(&crate::i18n::ta(
+                "profile-line",
+                &[("line", line.to_string())],
+            ));
         }
         out.push_str(": ");
         if let Some(key) = &self.key {
@@ -1103,7 +1107,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 fn suggest(given: &str, valid: &[&str], what: &str) -> String {
     let list = valid.join(", ");
     match nearest(given, valid) {
-        Some(best) => format!("did you mean '{best}'? ({what}: {list})"),
+        Some(best) => crate::i18n::ta(
+            "profile-did-you-mean",
+            &[
+                ("best", best.to_string()),
+                ("what", what.to_string()),
+                ("list", list.clone()),
+            ],
+        ),
         None => format!("{what}: {list}"),
     }
 }
@@ -1178,8 +1189,8 @@ fn from_yaml_error(err: &serde_yaml::Error, file: &Path) -> ProfileError {
         let (name, after) = r.split_once('`').unwrap_or((r, ""));
         let valid = backticked(after);
         error.key = Some(join(name));
-        error.message = "unknown key".into();
-        error.hint = Some(suggest(name, &valid, "valid keys"));
+        error.message = crate::i18n::t("profile-unknown-key");
+        error.hint = Some(suggest(name, &valid, &crate::i18n::t("profile-valid-keys")));
     } else if let Some(r) = rest.strip_prefix("unknown variant `") {
         let (name, after) = r.split_once('`').unwrap_or((r, ""));
         let valid = backticked(after);

@@ -1,0 +1,74 @@
+# mailferry's English messages. Every id here is also in locales/zh-CN/mailferry.ftl
+# (tests/i18n.rs checks both catalogues hold the same ids, and that every id the code uses exists).
+
+## Prefixes of lines on the terminal
+error = error
+warning = warning
+note = note
+
+## Login refusals and what to do
+login-refused = { $host }: login as { $user } refused: "{ $server }". { $hint }
+hint-login-qq = QQ Mail needs an authorization code (授权码), not your login password: QQ Mail web -> Settings (设置) -> Account (账户) -> POP3/IMAP/SMTP/Exchange/CardDAV/CalDAV service: enable IMAP/SMTP (or POP3/SMTP) and generate a code. The same reply also means too many logins: wait a few minutes before retrying.
+hint-login-netease = NetEase Mail needs a client authorization code (客户端授权码), not your login password: web mail -> Settings (设置) -> POP3/SMTP/IMAP: enable the IMAP/SMTP (or POP3/SMTP) service and create an authorization code. If the code is right, the account may be risk-controlled (风控): log in on the web once and retry later.
+hint-login-exmail = Tencent Exmail: with secure login (安全登录) on, use a client-specific password (客户端专用密码) from web mail settings, not your login password. Also tick "收取我的文件夹" and set the time window (收取邮件的时长) to all (全部) in the IMAP settings, or folders and old mail stay hidden.
+hint-login-gmail = Gmail needs an app password (Google Account -> Security -> 2-Step Verification -> App passwords; 2-Step Verification must be on) or an OAuth2 token, not your Google password, and IMAP enabled in Gmail Settings -> Forwarding and POP/IMAP.
+hint-login-outlook = Outlook.com / Hotmail / Live personal accounts accept only OAuth2 (XOAUTH2) sign-in since 2024-09-16: a password or app password login fails however correct it is.
+hint-login-generic = Check the user name and password (many providers need an app password or authorization code for IMAP, and IMAP enabled in their web settings).
+hint-login-generic-pop3 = Check the user name and password; many providers need an app password or authorization code (授权码) for POP3, and POP3 enabled in their web settings.
+hint-oauth = { $provider } no longer accepts passwords from mail programs: give an OAuth2 access token instead, from a token tool run as the password command, e.g. password: {"{"} command: ["oama", "access", "you@outlook.com"] {"}"} or ["pizauth", "show", "outlook"] (docs/providers.md, section OAuth2, has the steps).
+
+## POP3's 30-day window
+pop3-window = the oldest message this POP3 server offers arrived { $days } day(s) ago: providers such as QQ Mail and 163/126 serve only the last 30 days over POP3 by default. { $how }
+pop3-window-qq = To reach older mail: QQ Mail web -> 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项: choose 全部 (all mail), then run again; or use IMAP as the source.
+pop3-window-netease = To reach older mail: web mail -> 设置 -> POP3/SMTP/IMAP -> 收取选项: choose 收取全部邮件 (all mail), then run again; or use IMAP as the source.
+pop3-window-generic = To reach older mail, set POP3 to serve all mail in the provider's web settings (QQ Mail: 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项; 163/126: 设置 -> POP3/SMTP/IMAP -> 收取选项), or use IMAP as the source.
+
+## Profile errors
+profile-line = line { $line }
+profile-unknown-key = unknown key
+profile-did-you-mean = did you mean '{ $best }'? ({ $what }: { $list })
+profile-valid-keys = valid keys
+
+## doctor
+doctor-all-passed = all checks passed
+step-dns-lookup = DNS lookup
+step-tcp-connect = TCP connect
+step-tls-handshake-and-certificate = TLS handshake and certificate
+step-server-greeting = server greeting
+step-login = login
+step-imap-id = IMAP ID
+step-capabilities-capa = capabilities (CAPA)
+step-messages-stat = messages (STAT)
+step-unique-ids-uidl = unique ids (UIDL)
+step-list-folders = list folders
+step-open-inbox = open INBOX
+step-password = password
+step-oldest-message = oldest message
+side-source = source
+side-target = target
+
+## plan and run tables
+col-source = source
+col-target = target
+col-role = role
+col-messages = messages
+col-bytes = bytes
+col-selected = selected
+col-selected-bytes = sel. bytes
+col-copied = copied
+col-to-copy = to copy
+col-present = present
+col-filtered = filtered
+col-failed = failed
+plan-total = total: { $messages } messages ({ $bytes }), { $selected } selected ({ $selected_bytes })
+plan-left-out = left out by folder rules: { $folders }
+run-total = total: { $copied } { $verb }, { $present } already present, { $filtered } filtered out, { $failed } failed, { $bytes } in { $secs }s
+run-flags-updated = updated flags of { $count } messages already in { $folder }
+run-flags-would-update = would update flags of { $count } messages already in { $folder }
+run-flags-not-kept = the target cannot keep { $flags } in { $folder }
+
+## Progress
+progress-failed = failed: { $folder } uid { $uid }: { $reason }
+progress-reconnecting = reconnecting to the { $side }: { $reason }
+progress-done = done: { $folder }
+progress-stopping = stopping: finishing messages in flight and saving progress (Ctrl-C again to abort)

@@ -1,0 +1,74 @@
+# mailferry 的简体中文消息。每个 id 都必须也在 locales/en/mailferry.ftl 中
+# （tests/i18n.rs 检查两个目录的 id 相同，且代码用到的每个 id 都存在）。
+
+## 终端上各行的前缀
+error = 错误
+warning = 警告
+note = 提示
+
+## 登录被拒绝时该怎么办
+login-refused = { $host }：以 { $user } 登录被拒绝：“{ $server }”。{ $hint }
+hint-login-qq = QQ 邮箱需要使用授权码，而不是登录密码：QQ 邮箱网页版 -> 设置 -> 账户 -> POP3/IMAP/SMTP/Exchange/CardDAV/CalDAV 服务：开启 IMAP/SMTP（或 POP3/SMTP）服务并生成授权码。同样的回复也可能表示登录过于频繁：请等待几分钟后重试。
+hint-login-netease = 网易邮箱需要使用客户端授权码，而不是登录密码：网页版邮箱 -> 设置 -> POP3/SMTP/IMAP：开启 IMAP/SMTP（或 POP3/SMTP）服务并新增授权码。如果授权码无误，账号可能被风控：请先在网页上登录一次，稍后再试。
+hint-login-exmail = 腾讯企业邮：开启安全登录后，请使用网页版设置中生成的客户端专用密码，而不是登录密码。另请在 IMAP 设置中勾选“收取我的文件夹”，并把“收取邮件的时长”设为“全部”，否则文件夹和旧邮件不可见。
+hint-login-gmail = Gmail 需要应用专用密码（Google 账号 -> 安全性 -> 两步验证 -> 应用专用密码；须先开启两步验证）或 OAuth2 令牌，而不是 Google 密码；并须在 Gmail 设置 -> 转发和 POP/IMAP 中启用 IMAP。
+hint-login-outlook = 自 2024-09-16 起，Outlook.com / Hotmail / Live 个人账号只接受 OAuth2（XOAUTH2）登录：无论密码或应用密码是否正确，都会登录失败。
+hint-login-generic = 请检查用户名和密码（许多服务商的 IMAP 需要应用密码或授权码，并需在网页设置中开启 IMAP）。
+hint-login-generic-pop3 = 请检查用户名和密码；许多服务商的 POP3 需要应用密码或授权码，并需在网页设置中开启 POP3。
+hint-oauth = { $provider } 已不再接受邮件程序使用密码登录：请改用 OAuth2 访问令牌，由令牌工具作为密码命令提供，例如 password: {"{"} command: ["oama", "access", "you@outlook.com"] {"}"} 或 ["pizauth", "show", "outlook"]（步骤见 docs/providers.md 的 OAuth2 一节）。
+
+## POP3 的 30 天收取范围
+pop3-window = 此 POP3 服务器提供的最早一封邮件是 { $days } 天前收到的：QQ 邮箱和 163/126 等服务商默认只通过 POP3 提供最近 30 天的邮件。{ $how }
+pop3-window-qq = 要收取更早的邮件：QQ 邮箱网页版 -> 设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项：选择“全部”，然后重新运行；或改用 IMAP 作为来源。
+pop3-window-netease = 要收取更早的邮件：网页版邮箱 -> 设置 -> POP3/SMTP/IMAP -> 收取选项：选择“收取全部邮件”，然后重新运行；或改用 IMAP 作为来源。
+pop3-window-generic = 要收取更早的邮件，请在服务商网页设置中让 POP3 提供全部邮件（QQ 邮箱：设置 -> 账户 -> POP3/IMAP/SMTP 服务 -> 收取选项；163/126：设置 -> POP3/SMTP/IMAP -> 收取选项），或改用 IMAP 作为来源。
+
+## 配置文件错误
+profile-line = 第 { $line } 行
+profile-unknown-key = 未知的键
+profile-did-you-mean = 您是不是想写 '{ $best }'？（{ $what }：{ $list }）
+profile-valid-keys = 可用的键
+
+## doctor
+doctor-all-passed = 所有检查均已通过
+step-dns-lookup = DNS 解析
+step-tcp-connect = TCP 连接
+step-tls-handshake-and-certificate = TLS 握手与证书
+step-server-greeting = 服务器问候
+step-login = 登录
+step-imap-id = IMAP ID
+step-capabilities-capa = 服务器能力（CAPA）
+step-messages-stat = 邮件数（STAT）
+step-unique-ids-uidl = 唯一标识（UIDL）
+step-list-folders = 列出文件夹
+step-open-inbox = 打开收件箱
+step-password = 密码
+step-oldest-message = 最早的邮件
+side-source = 来源
+side-target = 目标
+
+## plan 与 run 的表格
+col-source = 来源
+col-target = 目标
+col-role = 角色
+col-messages = 邮件数
+col-bytes = 大小
+col-selected = 选中
+col-selected-bytes = 选中大小
+col-copied = 已复制
+col-to-copy = 待复制
+col-present = 已存在
+col-filtered = 已过滤
+col-failed = 失败
+plan-total = 合计：{ $messages } 封邮件（{ $bytes }），选中 { $selected } 封（{ $selected_bytes }）
+plan-left-out = 按文件夹规则排除：{ $folders }
+run-total = 合计：{ $verb } { $copied } 封，已存在 { $present } 封，过滤 { $filtered } 封，失败 { $failed } 封，{ $bytes }，用时 { $secs } 秒
+run-flags-updated = 已更新 { $folder } 中 { $count } 封已有邮件的标记
+run-flags-would-update = 将更新 { $folder } 中 { $count } 封已有邮件的标记
+run-flags-not-kept = 目标无法在 { $folder } 中保存 { $flags }
+
+## 进度
+progress-failed = 失败：{ $folder } uid { $uid }：{ $reason }
+progress-reconnecting = 正在重新连接{ $side }：{ $reason }
+progress-done = 完成：{ $folder }
+progress-stopping = 正在停止：完成传输中的邮件并保存进度（再按一次 Ctrl-C 立即中止）
