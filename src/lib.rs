@@ -22,6 +22,7 @@ pub mod folders;
 pub mod globs;
 pub mod i18n;
 pub mod imap;
+pub mod init;
 pub mod mapping;
 pub mod plan;
 pub mod pop3;

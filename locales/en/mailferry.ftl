@@ -72,3 +72,15 @@ progress-failed = failed: { $folder } uid { $uid }: { $reason }
 progress-reconnecting = reconnecting to the { $side }: { $reason }
 progress-done = done: { $folder }
 progress-stopping = stopping: finishing messages in flight and saving progress (Ctrl-C again to abort)
+
+## init
+init-needs-from = give the address to move or back up: mailferry init --from alice@163.com --to 123456@qq.com (or --backup DIR)
+init-needs-to = give where the mail goes: --to ADDRESS, or --backup DIR
+init-exists = { $file } exists; choose another --out, or add --force to write over it
+init-written = wrote { $file } (no password in it)
+init-export = { $address }: put its authorization code in { $var } before running:
+init-next = next: mailferry doctor { $file }, then mailferry plan { $file }, then mailferry run { $file }
+init-ask-from = The address to move or back up (e.g. alice@163.com):
+init-ask-to = The address to move it to (e.g. 123456@qq.com; empty for a backup):
+init-ask-backup = The directory to back up into (empty: backup):
+init-ask-doctor = Check both connections now with mailferry doctor?

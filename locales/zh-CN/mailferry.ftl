@@ -72,3 +72,15 @@ progress-failed = 失败：{ $folder } uid { $uid }：{ $reason }
 progress-reconnecting = 正在重新连接{ $side }：{ $reason }
 progress-done = 完成：{ $folder }
 progress-stopping = 正在停止：完成传输中的邮件并保存进度（再按一次 Ctrl-C 立即中止）
+
+## init
+init-needs-from = 请给出要迁移或备份的邮箱地址：mailferry init --from alice@163.com --to 123456@qq.com（或 --backup 目录）
+init-needs-to = 请给出邮件的去向：--to 地址，或 --backup 目录
+init-exists = { $file } 已存在；请用 --out 换一个文件名，或加上 --force 覆盖
+init-written = 已写入 { $file }（其中不含密码）
+init-export = { $address }：运行前请把它的授权码放进环境变量 { $var }：
+init-next = 下一步：mailferry doctor { $file }，然后 mailferry plan { $file }，然后 mailferry run { $file }
+init-ask-from = 要迁移或备份的邮箱地址（例如 alice@163.com）：
+init-ask-to = 要迁移到的邮箱地址（例如 123456@qq.com；备份请留空）：
+init-ask-backup = 备份到哪个目录（留空则为 backup）：
+init-ask-doctor = 现在用 mailferry doctor 检查两边的连接吗？

@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand};
 mod archive;
 mod display;
 mod doctor;
+mod init;
 mod plan;
 mod run;
+mod shell;
 mod verify;
 
 /// Move and keep mail: migrate IMAP mailboxes (NetEase 163/126/yeah -> QQ Mail and any IMAP
@@ -56,6 +58,16 @@ enum Command {
     /// received dates that differ. Read-only on both sides. Exit code 0 when all is there,
     /// 1 when anything is missing or differs, 2 on fatal errors.
     Verify(verify::Args),
+    /// Write a commented profile from two addresses: `mailferry init --from alice@163.com --to 123456@qq.com`.
+    ///
+    /// Presets come from the address domains; passwords are read from environment variables
+    /// whose names it prints, with the steps to create each authorization code. Without
+    /// arguments on a terminal it asks.
+    Init(init::Args),
+    /// Print a shell completion script: `mailferry completions bash > ~/.local/share/bash-completion/completions/mailferry`.
+    Completions(shell::CompletionsArgs),
+    /// Write the man pages (one per command) to a directory: `mailferry man --out ~/.local/share/man/man1`.
+    Man(shell::ManArgs),
 }
 
 /// A profile path argument shared by the subcommands.
@@ -127,6 +139,9 @@ pub fn main() -> i32 {
             Command::Doctor(a) => doctor::execute(a).await,
             Command::Archive(a) => archive::execute(a).await,
             Command::Verify(a) => verify::execute(a).await,
+            Command::Init(a) => init::execute(a),
+            Command::Completions(a) => shell::completions(a),
+            Command::Man(a) => shell::man(a),
         }
     });
     match result {
