@@ -149,16 +149,13 @@ impl Report {
         ];
         let _ = writeln!(out, "{}", ta("run-total", &args));
         if !self.created_folders.is_empty() {
-            let _ = writeln!(
-                out,
-                "{} folders: {}",
-                if self.dry_run {
-                    "would create"
-                } else {
-                    "created"
-                },
-                self.created_folders.join(", ")
-            );
+            let id = if self.dry_run {
+                "run-would-create-folders"
+            } else {
+                "run-created-folders"
+            };
+            let folders = self.created_folders.join(", ");
+            let _ = writeln!(out, "{}", ta(id, &[("folders", folders)]));
         }
         for w in &self.warnings {
             let _ = writeln!(out, "{}: {w}", t("warning"));
@@ -186,10 +183,7 @@ impl Report {
             let _ = writeln!(out, "verify: {}", v.summary());
         }
         if self.cancelled {
-            let _ = writeln!(
-                out,
-                "stopped early; progress is saved. Run the same command again to finish."
-            );
+            let _ = writeln!(out, "{}", t("run-stopped"));
         }
         out
     }

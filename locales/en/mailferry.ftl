@@ -63,6 +63,8 @@ col-failed = failed
 plan-total = total: { $messages } messages ({ $bytes }), { $selected } selected ({ $selected_bytes })
 plan-left-out = left out by folder rules: { $folders }
 run-total = total: { $copied } { $verb }, { $present } already present, { $filtered } filtered out, { $failed } failed, { $bytes } in { $secs }s
+run-created-folders = created folders: { $folders }
+run-would-create-folders = would create folders: { $folders }
 run-flags-updated = updated flags of { $count } messages already in { $folder }
 run-flags-would-update = would update flags of { $count } messages already in { $folder }
 run-flags-not-kept = the target cannot keep { $flags } in { $folder }
@@ -71,6 +73,9 @@ run-flags-not-kept = the target cannot keep { $flags } in { $folder }
 progress-failed = failed: { $folder } uid { $uid }: { $reason }
 progress-reconnecting = reconnecting to the { $side }: { $reason }
 progress-done = done: { $folder }
+progress-rate = { $bytes }  { $rate } msg/s, { $bytes_rate }/s  ETA { $eta }
+progress-folders = folders: { $done } done, { $copying } copying, { $waiting } waiting
+run-stopped = stopped before the end: run the same command again to go on; nothing is copied twice
 progress-stopping = stopping: finishing messages in flight and saving progress (Ctrl-C again to abort)
 
 ## init
@@ -84,3 +89,16 @@ init-ask-from = The address to move or back up (e.g. alice@163.com):
 init-ask-to = The address to move it to (e.g. 123456@qq.com; empty for a backup):
 init-ask-backup = The directory to back up into (empty: backup):
 init-ask-doctor = Check both connections now with mailferry doctor?
+
+## --help: one line per command (the long help stays in the commands' own text)
+help-mailferry = Move and keep mail: migrate IMAP and POP3 mailboxes (NetEase 163/126/yeah -> QQ Mail and any IMAP server), back them up and restore them, byte-exact and resumable.
+help-arg-verbose = More detail on stderr (-v info, -vv debug). MAILFERRY_LOG overrides.
+help-arg-lang = Language of the messages: zh-CN or en. Default: MAILFERRY_LANG, else the locale.
+help-run = Copy every selected message from the profile's source to its target.
+help-plan = Show what a run would copy: folders, where each goes, counts and sizes after filters.
+help-doctor = Check each side's connection step by step and say what to fix.
+help-archive = Inspect backups: list their runs and folders, or check every message's bytes.
+help-verify = Prove message by message that the target holds every selected source message.
+help-init = Write a commented profile from two addresses.
+help-completions = Print a shell completion script.
+help-man = Write the man pages (one per command) to a directory.

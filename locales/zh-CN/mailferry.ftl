@@ -63,6 +63,8 @@ col-failed = 失败
 plan-total = 合计：{ $messages } 封邮件（{ $bytes }），选中 { $selected } 封（{ $selected_bytes }）
 plan-left-out = 按文件夹规则排除：{ $folders }
 run-total = 合计：{ $verb } { $copied } 封，已存在 { $present } 封，过滤 { $filtered } 封，失败 { $failed } 封，{ $bytes }，用时 { $secs } 秒
+run-created-folders = 已创建文件夹：{ $folders }
+run-would-create-folders = 将创建文件夹：{ $folders }
 run-flags-updated = 已更新 { $folder } 中 { $count } 封已有邮件的标记
 run-flags-would-update = 将更新 { $folder } 中 { $count } 封已有邮件的标记
 run-flags-not-kept = 目标无法在 { $folder } 中保存 { $flags }
@@ -71,6 +73,9 @@ run-flags-not-kept = 目标无法在 { $folder } 中保存 { $flags }
 progress-failed = 失败：{ $folder } uid { $uid }：{ $reason }
 progress-reconnecting = 正在重新连接{ $side }：{ $reason }
 progress-done = 完成：{ $folder }
+progress-rate = { $bytes }  { $rate } 封/秒，{ $bytes_rate }/秒  剩余 { $eta }
+progress-folders = 文件夹：{ $done } 个完成，{ $copying } 个复制中，{ $waiting } 个等待
+run-stopped = 未完成即已停止：再次运行同一命令即可继续，不会重复复制
 progress-stopping = 正在停止：完成传输中的邮件并保存进度（再按一次 Ctrl-C 立即中止）
 
 ## init
@@ -84,3 +89,16 @@ init-ask-from = 要迁移或备份的邮箱地址（例如 alice@163.com）：
 init-ask-to = 要迁移到的邮箱地址（例如 123456@qq.com；备份请留空）：
 init-ask-backup = 备份到哪个目录（留空则为 backup）：
 init-ask-doctor = 现在用 mailferry doctor 检查两边的连接吗？
+
+## --help：每个命令一行说明
+help-mailferry = 迁移并保存邮件：迁移 IMAP 与 POP3 邮箱（网易 163/126/yeah -> QQ 邮箱，以及任何 IMAP 服务器），备份并恢复，逐字节一致，可断点续传。
+help-arg-verbose = 在标准错误输出更多细节（-v 信息，-vv 调试）。MAILFERRY_LOG 优先。
+help-arg-lang = 消息语言：zh-CN 或 en。默认取 MAILFERRY_LANG，否则取系统区域设置。
+help-run = 把配置文件来源中所有选中的邮件复制到目标。
+help-plan = 显示一次运行将复制什么：文件夹、各自去向、过滤后的数量和大小。
+help-doctor = 逐步检查两边的连接，并说明该如何修复。
+help-archive = 查看备份：列出各次运行和文件夹，或逐封校验邮件内容。
+help-verify = 逐封证明目标中已有来源的每一封选中邮件。
+help-init = 根据两个邮箱地址生成带注释的配置文件。
+help-completions = 输出 shell 补全脚本。
+help-man = 把手册页（每个命令一页）写入目录。

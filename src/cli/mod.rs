@@ -107,9 +107,63 @@ fn never_below_info(meta: &tracing::Metadata<'_>) -> bool {
     !wire || *meta.level() <= tracing::Level::INFO
 }
 
+/// The language asked for before the arguments are parsed (so `--help` can use it too):
+/// `--lang X` / `--lang=X` among the arguments, `MAILFERRY_LANG`, then the locale.
+fn language(args: &[std::ffi::OsString]) -> mailferry::i18n::Lang {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let flag = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--lang") {
+            Some("") => args.get(i + 1).cloned(),
+            Some(v) => v.strip_prefix('=').map(str::to_string),
+            None => None,
+        });
+    let var = |name: &str| std::env::var(name).ok();
+    mailferry::i18n::Lang::detect(
+        &[flag, var("MAILFERRY_LANG")],
+        &[var("LC_ALL"), var("LC_MESSAGES"), var("LANG")],
+    )
+}
+
+/// `--help` in the chosen language: each command's one-line description and the global
+/// options come from the catalogue (`help-<command>`, `help-arg-<option>`) when it has them.
+fn localized_command() -> clap::Command {
+    use clap::CommandFactory;
+    let t = |id: &str| mailferry::i18n::format_in(mailferry::i18n::lang(), id, &[]);
+    let mut cmd = Cli::command();
+    if let Some(about) = t("help-mailferry") {
+        cmd = cmd.about(about);
+    }
+    for arg in ["verbose", "lang"] {
+        if let Some(help) = t(&format!("help-arg-{arg}")) {
+            cmd = cmd.mut_arg(arg, |a| a.help(help));
+        }
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        if let Some(about) = t(&format!("help-{name}")) {
+            cmd = cmd.mut_subcommand(&name, |s| s.about(about));
+        }
+    }
+    cmd
+}
+
 /// Parses, runs, and returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    mailferry::i18n::set(language(&args));
+    let parsed = localized_command()
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -117,11 +171,6 @@ pub fn main() -> i32 {
         }
     };
     init_logging(cli.verbose);
-    let var = |name: &str| std::env::var(name).ok();
-    mailferry::i18n::set(mailferry::i18n::Lang::detect(
-        &[cli.lang.clone(), var("MAILFERRY_LANG")],
-        &[var("LC_ALL"), var("LC_MESSAGES"), var("LANG")],
-    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -30,16 +30,17 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
         ..Default::default()
     };
     let cancel = opts.cancel.clone();
+    let display = Arc::new(super::display::Display::new(args.json));
+    let shown = display.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("{}", mailferry::i18n::t("progress-stopping"));
+            shown.say(&mailferry::i18n::t("progress-stopping"));
             cancel.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(2);
             }
         }
     });
-    let display = Arc::new(super::display::Display::new(args.json));
     let sides = (source.clone(), target.clone());
     let result = engine::run(&profile, source, target, display.clone(), opts).await;
     let mut report = match result {
