@@ -168,8 +168,8 @@ echo
 echo "== mailferry run"
 "$bin" run "$work/163-to-qq.yaml"
 echo
-echo "== mailferry run again: nothing is copied twice"
-"$bin" run "$work/163-to-qq.yaml"
+echo "== mailferry run again: nothing is copied twice (in Chinese: LANG=zh_CN.UTF-8)"
+LANG=zh_CN.UTF-8 LC_ALL= "$bin" run "$work/163-to-qq.yaml"
 echo
 echo "== mailferry verify: message by message, by content"
 "$bin" verify "$work/163-to-qq.yaml"

@@ -102,3 +102,15 @@ help-verify = Prove message by message that the target holds every selected sour
 help-init = Write a commented profile from two addresses.
 help-completions = Print a shell completion script.
 help-man = Write the man pages (one per command) to a directory.
+
+## verify
+col-missing = missing
+col-extra = extra
+col-dupes = dupes
+col-flags = flags
+col-dates = dates
+verify-total = total: { $folders } folders, { $source } source messages ({ $filtered } left out by filters), { $target } target messages: { $present } present, { $missing } missing, { $extra } extra, { $duplicates } duplicates, { $flags } flags differ, { $dates } dates differ
+verify-ok = OK: verified by { $how }: all { $count } selected source messages are on the target with their flags and dates
+verify-by-fingerprint = fingerprints
+verify-by-sha256 = SHA-256 of whole messages
+progress-planned = { $messages } messages to copy, { $present } already present

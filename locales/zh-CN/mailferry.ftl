@@ -102,3 +102,15 @@ help-verify = 逐封证明目标中已有来源的每一封选中邮件。
 help-init = 根据两个邮箱地址生成带注释的配置文件。
 help-completions = 输出 shell 补全脚本。
 help-man = 把手册页（每个命令一页）写入目录。
+
+## verify
+col-missing = 缺失
+col-extra = 多余
+col-dupes = 重复
+col-flags = 标记
+col-dates = 日期
+verify-total = 合计：{ $folders } 个文件夹，来源 { $source } 封（过滤 { $filtered } 封），目标 { $target } 封：已存在 { $present }，缺失 { $missing }，多余 { $extra }，重复 { $duplicates }，标记不同 { $flags }，日期不同 { $dates }
+verify-ok = 通过：已按{ $how }核对，全部 { $count } 封选中的来源邮件都在目标中，标记和日期一致
+verify-by-fingerprint = 指纹
+verify-by-sha256 = 整封邮件的 SHA-256
+progress-planned = 待复制 { $messages } 封，已存在 { $present } 封

@@ -234,8 +234,12 @@ impl Progress for Display {
                         messages,
                         already_present,
                         ..
-                    } => Some(format!(
-                        "{messages} messages to copy, {already_present} already present"
+                    } => Some(mailferry::i18n::ta(
+                        "progress-planned",
+                        &[
+                            ("messages", messages.to_string()),
+                            ("present", already_present.to_string()),
+                        ],
                     )),
                     _ if last.elapsed() >= Duration::from_secs(5) => {
                         *last = Instant::now();

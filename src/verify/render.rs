@@ -77,9 +77,13 @@ impl Verdict {
             Method::Sha256 => "SHA-256 of whole messages",
         };
         if self.ok {
-            format!(
-                "OK: verified by {how}: all {} selected source messages are on the target with their flags and dates",
-                t.source_messages
+            let how = crate::i18n::t(match self.method {
+                Method::Fingerprint => "verify-by-fingerprint",
+                Method::Sha256 => "verify-by-sha256",
+            });
+            crate::i18n::ta(
+                "verify-ok",
+                &[("how", how), ("count", t.source_messages.to_string())],
             )
         } else {
             let mut parts = Vec::new();
@@ -107,19 +111,20 @@ impl Verdict {
                 .iter()
                 .flat_map(|f| [f.source.as_str(), f.target.as_str()]),
         );
+        let (t, r) = (crate::i18n::t, crate::text::rpad);
         let _ = writeln!(
             out,
-            "{}  {}  {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6}",
-            pad("source", w),
-            pad("target", w),
-            "source",
-            "target",
-            "present",
-            "missing",
-            "extra",
-            "dupes",
-            "flags",
-            "dates"
+            "{}  {}  {} {} {} {} {} {} {} {}",
+            pad(&t("col-source"), w),
+            pad(&t("col-target"), w),
+            r(&t("col-source"), 7),
+            r(&t("col-target"), 7),
+            r(&t("col-present"), 7),
+            r(&t("col-missing"), 7),
+            r(&t("col-extra"), 6),
+            r(&t("col-dupes"), 6),
+            r(&t("col-flags"), 6),
+            r(&t("col-dates"), 6)
         );
         for f in &self.folders {
             let _ = writeln!(
@@ -157,21 +162,20 @@ impl Verdict {
                 let _ = writeln!(out, "  warning: {warn}");
             }
         }
-        let t = &self.totals;
-        let _ = writeln!(
-            out,
-            "total: {} folders, {} source messages ({} left out by filters), {} target messages: {} present, {} missing, {} extra, {} duplicates, {} flags differ, {} dates differ",
-            t.folders,
-            t.source_messages,
-            t.filtered,
-            t.target_messages,
-            t.present,
-            t.missing,
-            t.extra,
-            t.duplicates,
-            t.flags_differ,
-            t.date_differ
-        );
+        let totals = &self.totals;
+        let args = [
+            ("folders", totals.folders.to_string()),
+            ("source", totals.source_messages.to_string()),
+            ("filtered", totals.filtered.to_string()),
+            ("target", totals.target_messages.to_string()),
+            ("present", totals.present.to_string()),
+            ("missing", totals.missing.to_string()),
+            ("extra", totals.extra.to_string()),
+            ("duplicates", totals.duplicates.to_string()),
+            ("flags", totals.flags_differ.to_string()),
+            ("dates", totals.date_differ.to_string()),
+        ];
+        let _ = writeln!(out, "{}", crate::i18n::ta("verify-total", &args));
         let _ = writeln!(
             out,
             "{}",
@@ -182,7 +186,7 @@ impl Verdict {
             }
         );
         for w in &self.warnings {
-            let _ = writeln!(out, "warning: {w}");
+            let _ = writeln!(out, "{}: {w}", t("warning"));
         }
         for kind in ProblemKind::ALL {
             let all: Vec<&Problem> = self.problems.iter().filter(|p| p.kind == kind).collect();
