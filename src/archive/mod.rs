@@ -79,6 +79,7 @@ pub trait MessageStore: Send + Sync {
 }
 
 mod common;
+mod export;
 mod files;
 mod inspect;
 mod manifest;
@@ -86,6 +87,7 @@ mod mbox;
 mod store;
 mod writer;
 
+pub use export::{ExportFormat, ExportOptions, ExportSummary, export};
 pub use files::FileStore;
 pub use inspect::{
     CheckReport, Damage, FolderListing, Listing, MessageRef, RunListing, check, list,

@@ -29,6 +29,37 @@ enum ArchiveCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write an archive out as plain files other programs open.
+    ///
+    /// mbox: one mboxrd file per folder, flags in Status/X-Status/X-Keywords (Thunderbird's
+    /// ImportExportTools NG, mutt, Python's mailbox). eml: a tree of .eml files. maildir: a
+    /// Maildir++ Dovecot and mutt serve, flags in the file names. The archive is only read.
+    Export {
+        dir: PathBuf,
+        #[arg(long, value_enum)]
+        format: Format,
+        /// A new (or empty) directory to write into.
+        #[arg(long)]
+        to: PathBuf,
+        /// Only folders matching this glob (decoded names, e.g. "Work/*").
+        #[arg(long)]
+        folder: Option<String>,
+        /// Only mail received on or after this day (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Only mail received before this day (YYYY-MM-DD).
+        #[arg(long)]
+        before: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Mbox,
+    Eml,
+    Maildir,
 }
 
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
@@ -82,6 +113,48 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                 println!("problem: {p}");
             }
             Ok(if listing.problems.is_empty() { 0 } else { 1 })
+        }
+        ArchiveCommand::Export {
+            dir,
+            format,
+            to,
+            folder,
+            since,
+            before,
+            json,
+        } => {
+            use mailferry::archive::{ExportFormat, ExportOptions};
+            let format = match format {
+                Format::Mbox => ExportFormat::Mbox,
+                Format::Eml => ExportFormat::Eml,
+                Format::Maildir => ExportFormat::Maildir,
+            };
+            let options = ExportOptions {
+                folder,
+                since,
+                before,
+            };
+            let target = to.clone();
+            let summary = tokio::task::spawn_blocking(move || {
+                let store = mailferry::archive::ArchiveStore::open(&dir)?;
+                mailferry::archive::export(&store, &target, format, &options)
+            })
+            .await??;
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "{}: {} folders, {} messages, {}",
+                    to.display(),
+                    summary.folders,
+                    summary.messages,
+                    human_bytes(summary.bytes)
+                );
+                for p in &summary.problems {
+                    println!("problem: {p}");
+                }
+            }
+            Ok(if summary.problems.is_empty() { 0 } else { 1 })
         }
         ArchiveCommand::Check { dir, json } => {
             let report =

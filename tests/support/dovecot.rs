@@ -840,6 +840,39 @@ impl TestUser {
         names
     }
 
+    /// Makes `tree` (a Maildir++ written by someone else) this user's mail, owned by the mail
+    /// user, as if the server had written it. The user must have no session open.
+    pub fn install_maildir(&self, tree: &Path) {
+        let dir = self.conf.parent().unwrap();
+        let owner = fs::metadata(dir.join("mail")).unwrap();
+        let home = dir.join("mail").join(&self.name);
+        let _ = fs::remove_dir_all(&home);
+        fn copy(from: &Path, to: &Path, uid: u32, gid: u32) {
+            fs::create_dir_all(to).unwrap();
+            std::os::unix::fs::chown(to, Some(uid), Some(gid)).unwrap();
+            for e in fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                let dest = to.join(e.file_name());
+                if e.file_type().unwrap().is_dir() {
+                    copy(&e.path(), &dest, uid, gid);
+                } else {
+                    fs::copy(e.path(), &dest).unwrap();
+                    let mtime = fs::metadata(e.path()).unwrap().modified().unwrap();
+                    fs::File::options()
+                        .write(true)
+                        .open(&dest)
+                        .unwrap()
+                        .set_modified(mtime)
+                        .unwrap();
+                    std::os::unix::fs::chown(&dest, Some(uid), Some(gid)).unwrap();
+                }
+            }
+        }
+        fs::create_dir_all(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(owner.uid()), Some(owner.gid())).unwrap();
+        copy(tree, &home.join("Maildir"), owner.uid(), owner.gid());
+    }
+
     /// Disconnects every IMAP session of this user (`doveadm kick`) and waits until the
     /// server has let them go.
     pub fn kick(&self) {
