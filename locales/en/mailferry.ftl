@@ -76,6 +76,7 @@ progress-done = done: { $folder }
 progress-rate = { $bytes }  { $rate } msg/s, { $bytes_rate }/s  ETA { $eta }
 progress-folders = folders: { $done } done, { $copying } copying, { $waiting } waiting
 run-stopped = stopped before the end: run the same command again to go on; nothing is copied twice
+progress-checked = checked: { $folder }
 progress-stopping = stopping: finishing messages in flight and saving progress (Ctrl-C again to abort)
 
 ## init
@@ -114,3 +115,10 @@ verify-ok = OK: verified by { $how }: all { $count } selected source messages ar
 verify-by-fingerprint = fingerprints
 verify-by-sha256 = SHA-256 of whole messages
 progress-planned = { $messages } messages to copy, { $present } already present
+
+## archive
+problem = problem
+archive-runs = runs
+archive-folders = folders
+archive-interrupted = interrupted: not committed, ignored (the next run redoes it)
+archive-intact = { $ok }/{ $total } messages intact ({ $bytes })

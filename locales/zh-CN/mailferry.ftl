@@ -76,6 +76,7 @@ progress-done = 完成：{ $folder }
 progress-rate = { $bytes }  { $rate } 封/秒，{ $bytes_rate }/秒  剩余 { $eta }
 progress-folders = 文件夹：{ $done } 个完成，{ $copying } 个复制中，{ $waiting } 个等待
 run-stopped = 未完成即已停止：再次运行同一命令即可继续，不会重复复制
+progress-checked = 已核对：{ $folder }
 progress-stopping = 正在停止：完成传输中的邮件并保存进度（再按一次 Ctrl-C 立即中止）
 
 ## init
@@ -114,3 +115,10 @@ verify-ok = 通过：已按{ $how }核对，全部 { $count } 封选中的来源
 verify-by-fingerprint = 指纹
 verify-by-sha256 = 整封邮件的 SHA-256
 progress-planned = 待复制 { $messages } 封，已存在 { $present } 封
+
+## archive
+problem = 问题
+archive-runs = 各次运行
+archive-folders = 文件夹
+archive-interrupted = 被中断：未提交，已忽略（下次运行会重做）
+archive-intact = { $ok }/{ $total } 封邮件完好（{ $bytes }）

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use mailferry::i18n::{t, ta};
 use mailferry::text::{human_bytes, name_width, pad};
 
 #[derive(Debug, clap::Args)]
@@ -80,7 +81,7 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                 human_bytes(listing.bytes),
                 human_bytes(listing.stored_bytes)
             );
-            println!("runs:");
+            println!("{}:", t("archive-runs"));
             for r in &listing.runs {
                 println!(
                     "  #{:<4} {}  {:>6} added  {:>10}  {:>4} flag updates",
@@ -92,11 +93,9 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                 );
             }
             if let Some(run) = listing.interrupted_run {
-                println!(
-                    "  #{run:<4} interrupted: not committed, ignored (the next run redoes it)"
-                );
+                println!("  #{run:<4} {}", t("archive-interrupted"));
             }
-            println!("folders:");
+            println!("{}:", t("archive-folders"));
             let w = name_width(listing.folders.iter().map(|f| f.name.as_str()));
             for f in &listing.folders {
                 println!(
@@ -110,7 +109,7 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                 );
             }
             for p in &listing.problems {
-                println!("problem: {p}");
+                println!("{}: {p}", t("problem"));
             }
             Ok(if listing.problems.is_empty() { 0 } else { 1 })
         }
@@ -151,7 +150,7 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                     human_bytes(summary.bytes)
                 );
                 for p in &summary.problems {
-                    println!("problem: {p}");
+                    println!("{}: {p}", t("problem"));
                 }
             }
             Ok(if summary.problems.is_empty() { 0 } else { 1 })
@@ -163,11 +162,16 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "{}: {}/{} messages intact ({})",
+                    "{}: {}",
                     report.path.display(),
-                    report.messages_ok,
-                    report.messages_total,
-                    human_bytes(report.bytes_ok)
+                    ta(
+                        "archive-intact",
+                        &[
+                            ("ok", report.messages_ok.to_string()),
+                            ("total", report.messages_total.to_string()),
+                            ("bytes", human_bytes(report.bytes_ok)),
+                        ],
+                    )
                 );
                 for d in &report.damaged {
                     println!(
@@ -176,10 +180,10 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                     );
                 }
                 for p in &report.problems {
-                    println!("problem: {p}");
+                    println!("{}: {p}", t("problem"));
                 }
                 for n in &report.notes {
-                    println!("note: {n}");
+                    println!("{}: {n}", t("note"));
                 }
                 println!("{}", if report.ok { "OK" } else { "DAMAGED" });
             }

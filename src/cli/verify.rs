@@ -32,11 +32,15 @@ struct Lines;
 
 impl Progress for Lines {
     fn event(&self, event: Event) {
-        match event {
-            Event::FolderDone { source } => eprintln!("checked: {source}"),
-            Event::Warning { message } => eprintln!("warning: {message}"),
-            Event::Reconnecting { side, reason, .. } => {
-                eprintln!("reconnecting to the {side}: {reason}")
+        match &event {
+            Event::FolderDone { source } => eprintln!(
+                "{}",
+                mailferry::i18n::ta("progress-checked", &[("folder", source.clone())])
+            ),
+            Event::Warning { .. } | Event::Reconnecting { .. } => {
+                if let Some(line) = super::display::event_line(&event) {
+                    eprintln!("{line}");
+                }
             }
             _ => {}
         }
