@@ -40,6 +40,9 @@ pub struct Inputs<'a> {
     pub target_kind: TargetKind,
     /// The plan stored by an earlier run of the same job.
     pub stored: Option<&'a StoredPlan>,
+    /// The source is Gmail (`X-GM-EXT-1`): its views (Starred, Important) are not folders,
+    /// and All Mail goes to `Archive` (the gmail module of this layer explains why).
+    pub gmail: bool,
 }
 
 /// One source folder and where it goes.
@@ -191,6 +194,9 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<FolderMap, MappingError> {
     // Containers (`\Noselect`: QQ's 其他文件夹, Gmail's [Gmail], a parent that only holds
     // folders) are not planned: the server makes them when it creates their children.
     for f in inputs.source.iter().filter(|f| f.selectable) {
+        if inputs.gmail && crate::providers::is_gmail_view(&f.name, f.role) {
+            continue;
+        }
         if probe.is_selected(f) {
             candidates.push(f.clone());
         } else {
@@ -224,6 +230,9 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<FolderMap, MappingError> {
         let (mut target, reason) = mapper.decide(&f);
         if inputs.target_kind == TargetKind::Archive && reason != MapReason::Explicit {
             target = f.name.clone();
+        }
+        if inputs.gmail && f.role == Some(Role::All) && reason != MapReason::Explicit {
+            target = crate::providers::GMAIL_ARCHIVE_FOLDER.to_string();
         }
         if let Some(d) = delimiter {
             target = without_delimiter(&target, d);
@@ -304,6 +313,7 @@ mod tests {
             target_provider: None,
             target_kind: TargetKind::Imap,
             stored,
+            gmail: false,
         }
     }
 

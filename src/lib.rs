@@ -20,6 +20,7 @@ pub mod fingerprint;
 pub mod flags;
 pub mod folders;
 pub mod globs;
+pub mod gmail;
 pub mod i18n;
 pub mod imap;
 pub mod init;

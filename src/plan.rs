@@ -37,6 +37,8 @@ pub struct SourceMessage {
     pub message_id: Option<String>,
     /// The attachment filter could not decide from BODYSTRUCTURE; decide from the body.
     pub undecided: bool,
+    /// Gmail labels (`X-GM-LABELS`), kept in a backup's manifest.
+    pub labels: Vec<String>,
 }
 
 impl SourceMessage {
@@ -51,6 +53,7 @@ impl SourceMessage {
             loose: None,
             message_id: None,
             undecided: false,
+            labels: Vec::new(),
         }
     }
 }
@@ -363,6 +366,7 @@ pub async fn scan_folder(
                 )),
                 message_id: fingerprint::message_id(&headers),
                 undecided: decision == Decision::Undecided,
+                labels: Vec::new(),
             });
         }
     }
@@ -487,12 +491,50 @@ pub fn from_store(stored: Vec<StoredFolder>, map: &FolderMap, filters: &Filters)
                 loose: None,
                 message_id: m.meta.message_id,
                 undecided: decision == Decision::Undecided,
+                labels: Vec::new(),
             });
         }
         plan.folders.push(fp);
     }
     plan.compute_totals();
     Ok(plan)
+}
+
+/// Gmail: each message stays only in the folder [`crate::gmail::assign`] gave it, and
+/// carries its labels.
+pub fn leave_to_other_labels(plan: &mut Plan, a: &crate::gmail::Assignment) {
+    let mut left = 0u64;
+    for fp in &mut plan.folders {
+        let before = fp.chosen.len();
+        let name = fp.source.clone();
+        let gone_bytes: u64 = fp
+            .chosen
+            .iter()
+            .filter(|m| a.leaves(&name, m.uid))
+            .map(|m| u64::from(m.size))
+            .sum();
+        fp.chosen.retain(|m| !a.leaves(&name, m.uid));
+        for m in &mut fp.chosen {
+            if let Some(l) = a.labels.get(&(name.clone(), m.uid)) {
+                m.labels = l.clone();
+            }
+        }
+        let gone = (before - fp.chosen.len()) as u64;
+        if gone > 0 {
+            fp.selected = fp.selected.saturating_sub(gone);
+            fp.selected_bytes = fp.selected_bytes.saturating_sub(gone_bytes);
+            fp.warnings.push(format!(
+                "{gone} message(s) are carried in another label's folder (Gmail shows one message in every label)"
+            ));
+            left += gone;
+        }
+    }
+    if left > 0 {
+        plan.notes.push(format!(
+            "Gmail: {left} listing(s) of messages with several labels are copied once; `gmail: {{ labels: all }}` keeps a copy per label"
+        ));
+    }
+    plan.compute_totals();
 }
 
 /// Refuses a plan whose folder rules leave nothing out of a source that has folders; a
@@ -554,7 +596,7 @@ pub async fn plan_job(
     target_listing: &[ListedFolder],
     stored: Option<&StoredPlan>,
 ) -> Result<Planned> {
-    let inputs = |source_listing| folders::Inputs {
+    let inputs = |source_listing, gmail| folders::Inputs {
         source: source_listing,
         target: target_listing,
         rules: &profile.folders,
@@ -562,13 +604,19 @@ pub async fn plan_job(
         target_provider: target.provider(),
         target_kind: target.kind(),
         stored,
+        gmail,
     };
     let mut planned = match source {
         SourceSide::Imap(ep) => {
             let mut s = Session::connect(ep).await?;
             let (listed, _) = listing(&mut s, ep.provider).await?;
-            let map = folders::plan(&inputs(&listed))?;
-            let plan = build(&mut s, &map, &profile.filters).await?;
+            let gmail = s.has(crate::gmail::EXTENSION);
+            let map = folders::plan(&inputs(&listed, gmail))?;
+            let mut plan = build(&mut s, &map, &profile.filters).await?;
+            if gmail {
+                let a = crate::gmail::survey(&mut s, &map.folders, profile.gmail).await?;
+                leave_to_other_labels(&mut plan, &a);
+            }
             Planned {
                 plan,
                 map,
@@ -584,7 +632,7 @@ pub async fn plan_job(
                 .iter()
                 .map(|f| listed_from_store(&f.name, f.role))
                 .collect();
-            let map = folders::plan(&inputs(&listed))?;
+            let map = folders::plan(&inputs(&listed, false))?;
             let mut plan = from_store(stored_folders, &map, &profile.filters)?;
             plan.notes.extend(store.notes());
             Planned {

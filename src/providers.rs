@@ -132,11 +132,24 @@ pub struct Provider {
     pub login_hint: &'static str,
     /// Passwords are refused; only OAuth2 tokens log in (Outlook.com since 2024-09-16).
     pub oauth_only: bool,
+    /// Bytes the provider lets one account download over IMAP a day, when it says.
+    pub daily_download_limit: Option<u64>,
     /// The POP3 server (implicit TLS on [`POP3_TLS_PORT`]).
     pub pop3_host: &'static str,
     /// Where the provider's setting for how far back POP3 reaches is, when it has one (a
     /// message id of the catalogue).
     pub pop3_window_hint: Option<&'static str>,
+}
+
+/// The capability Gmail's IMAP server advertises.
+pub const GMAIL_EXTENSION: &str = "X-GM-EXT-1";
+/// Where a Gmail source's mail that is only in All Mail goes.
+pub const GMAIL_ARCHIVE_FOLDER: &str = "Archive";
+
+/// Whether a Gmail folder is a view of All Mail (Starred, Important) rather than a folder.
+pub fn is_gmail_view(name: &str, role: Option<Role>) -> bool {
+    let under_gmail = name.starts_with("[Gmail]/") || name.starts_with("[Google Mail]/");
+    role == Some(Role::Flagged) || (under_gmail && name.ends_with("/Important"))
 }
 
 /// POP3 over implicit TLS, as every preset serves it.
@@ -210,6 +223,7 @@ const QQ: Provider = Provider {
     ambiguous_login_errors: QQ_LOGIN_ERRORS,
     login_hint: QQ_HINT,
     oauth_only: false,
+    daily_download_limit: None,
     pop3_host: "pop.qq.com",
     pop3_window_hint: Some("pop3-window-qq"),
 };
@@ -233,6 +247,7 @@ const NETEASE_163: Provider = Provider {
     ambiguous_login_errors: NETEASE_LOGIN_ERRORS,
     login_hint: NETEASE_HINT,
     oauth_only: false,
+    daily_download_limit: None,
     pop3_host: "pop.163.com",
     pop3_window_hint: Some("pop3-window-netease"),
 };
@@ -301,6 +316,8 @@ pub static PROVIDERS: &[Provider] = &[
         ambiguous_login_errors: &[],
         login_hint: "hint-login-gmail",
         oauth_only: false,
+        // Gmail's IMAP limits: 2,500 MB downloaded a day (500 MB uploaded).
+        daily_download_limit: Some(2_500_000_000),
         pop3_host: "pop.gmail.com",
         pop3_window_hint: None,
     },
@@ -331,6 +348,7 @@ pub static PROVIDERS: &[Provider] = &[
         ambiguous_login_errors: &[],
         login_hint: "hint-login-outlook",
         oauth_only: true,
+        daily_download_limit: None,
         pop3_host: "outlook.office365.com",
         pop3_window_hint: None,
     },

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("doctor", 2),
     ("engine", 2),
     ("folders", 2),
+    ("gmail", 2),
     ("init", 2),
     ("mapping", 2),
     ("plan", 2),

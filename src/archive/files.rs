@@ -207,6 +207,7 @@ impl FileStore {
             message_id: digest.message_id,
             source_uidvalidity: None,
             source_uid: None,
+            labels: Vec::new(),
         };
         f.messages.push((path.to_path_buf(), meta));
     }

@@ -504,6 +504,7 @@ impl MboxStore {
                     message_id: s.digest.message_id,
                     source_uidvalidity: None,
                     source_uid: None,
+                    labels: Vec::new(),
                 };
                 f.messages.push((
                     meta,

@@ -29,6 +29,9 @@ pub struct MessageMeta {
     pub message_id: Option<String>,
     pub source_uidvalidity: Option<u32>,
     pub source_uid: Option<u32>,
+    /// Gmail labels of the message (`X-GM-LABELS`), when the source was Gmail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 /// One folder of a store, with its messages' metadata in a stable order.
@@ -115,6 +118,7 @@ impl MessageMeta {
             message_id: d.message_id,
             source_uidvalidity: None,
             source_uid: None,
+            labels: Vec::new(),
         }
     }
 }

@@ -987,6 +987,7 @@ mod tests {
             message_id: None,
             source_uidvalidity: None,
             source_uid: None,
+            labels: Vec::new(),
         }
     }
 

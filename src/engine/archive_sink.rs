@@ -48,6 +48,7 @@ pub(super) fn archive_writer(
             message_id: msg.meta.message_id.clone(),
             source_uidvalidity: uidvalidity,
             source_uid: uid,
+            labels: msg.meta.labels.clone(),
         };
         match writer.add(meta, &msg.body) {
             Ok(_) => record_copied(&shared, &msg, None, &msg.flags),

@@ -62,14 +62,17 @@ async fn read_batch(
         );
         match tokio::task::spawn_blocking(move || st.read(&name, id)).await {
             Ok(Ok(body)) => {
-                let _ = tx.send(Fetched {
-                    folder: batch.folder,
-                    flags: meta.flags.clone(),
-                    internaldate: meta.internaldate.clone(),
-                    meta,
-                    body,
-                    _permit: Some(permit),
-                });
+                let _ = shared.deliver(
+                    tx,
+                    Fetched {
+                        folder: batch.folder,
+                        flags: meta.flags.clone(),
+                        internaldate: meta.internaldate.clone(),
+                        meta,
+                        body,
+                        _permit: Some(permit),
+                    },
+                );
             }
             Ok(Err(e)) => shared.fail(batch.folder, &meta, e.to_string()),
             Err(e) => shared.fail(batch.folder, &meta, blocking_err(e).to_string()),
@@ -265,14 +268,17 @@ async fn fetch_batch(
             match fetch_in_parts(s, *uid, meta.size as u64).await {
                 Ok(Some((body, flags, internaldate))) => {
                     delivered.push(*uid);
-                    let _ = tx.send(Fetched {
-                        folder: batch.folder,
-                        flags: flags.unwrap_or_else(|| meta.flags.clone()),
-                        internaldate: internaldate.or_else(|| meta.internaldate.clone()),
-                        meta: meta.clone(),
-                        body,
-                        _permit: permit.take(),
-                    });
+                    let _ = shared.deliver(
+                        tx,
+                        Fetched {
+                            folder: batch.folder,
+                            flags: flags.unwrap_or_else(|| meta.flags.clone()),
+                            internaldate: internaldate.or_else(|| meta.internaldate.clone()),
+                            meta: meta.clone(),
+                            body,
+                            _permit: permit.take(),
+                        },
+                    );
                 }
                 Ok(None) => {}
                 Err(e) => result = Err(e),
@@ -302,14 +308,17 @@ async fn fetch_batch(
                         _ => permit.take(),
                     };
                     delivered.push(uid);
-                    let _ = tx.send(Fetched {
-                        folder: batch.folder,
-                        flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
-                        internaldate: rec.internaldate.or_else(|| meta.internaldate.clone()),
-                        meta,
-                        body,
-                        _permit: mine,
-                    });
+                    let _ = shared.deliver(
+                        tx,
+                        Fetched {
+                            folder: batch.folder,
+                            flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
+                            internaldate: rec.internaldate.or_else(|| meta.internaldate.clone()),
+                            meta,
+                            body,
+                            _permit: mine,
+                        },
+                    );
                     Ok(())
                 })
                 .await;

@@ -142,9 +142,37 @@ struct Shared {
     filters: crate::profile::Filters,
     /// A fatal error (e.g. the target refuses logins now) stops every worker.
     fatal: Mutex<Option<Error>>,
+    /// Bytes downloaded from the source in this run, against the provider's daily limit.
+    downloaded: std::sync::atomic::AtomicU64,
+    download_limit: Option<u64>,
 }
 
 impl Shared {
+    /// Hands a fetched message on, counting its bytes against the source's daily download
+    /// limit (Gmail: 2,500 MB a day over IMAP): past it, no new work starts and the run
+    /// ends as a stopped one, resumable the next day.
+    fn deliver(
+        &self,
+        tx: &mpsc::UnboundedSender<Fetched>,
+        message: Fetched,
+    ) -> std::result::Result<(), mpsc::error::SendError<Fetched>> {
+        let bytes = message.body.len() as u64;
+        let total = self.downloaded.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        if let Some(limit) = self.download_limit
+            && total >= limit
+            && total - bytes < limit
+        {
+            self.progress.event(Event::Warning {
+                message: format!(
+                    "the source allows {} of downloads a day and this run reached it: stopping; run again in 24 hours to go on (nothing is copied twice)",
+                    crate::text::human_bytes(limit)
+                ),
+            });
+            self.cancel.cancel();
+        }
+        tx.send(message)
+    }
+
     /// Whether no new work should start: stopped by the user, or failed.
     fn stop_requested(&self) -> bool {
         self.cancel.is_cancelled() || self.failed()
@@ -366,6 +394,8 @@ async fn run_once(
         failures: Mutex::new(Vec::new()),
         filters: profile.filters.clone(),
         fatal: Mutex::new(None),
+        downloaded: std::sync::atomic::AtomicU64::new(0),
+        download_limit: source_side.provider().and_then(|p| p.daily_download_limit),
     });
     for (folder, m, why) in refused {
         shared.fail(folder, &m, why);

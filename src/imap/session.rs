@@ -177,6 +177,10 @@ pub struct FetchRecord {
     /// `BODY[TEXT]` (or a part of it).
     pub text: Option<Vec<u8>>,
     pub bodystructure: Option<super::bodystructure::Summary>,
+    /// Gmail's `X-GM-MSGID`: one message however many labels show it.
+    pub gm_msgid: Option<u64>,
+    /// Gmail's `X-GM-LABELS`.
+    pub gm_labels: Option<Vec<String>>,
 }
 
 /// One message of an APPEND.
@@ -1528,6 +1532,10 @@ fn fetch_record(seq: u32, attrs: &[AttributeValue<'_>]) -> FetchRecord {
             AttributeValue::Rfc822Header(Some(b)) => rec.header = Some(b.to_vec()),
             AttributeValue::BodyStructure(bs) => {
                 rec.bodystructure = Some(super::bodystructure::Summary::from_proto(bs))
+            }
+            AttributeValue::GmailMsgId(id) => rec.gm_msgid = Some(*id),
+            AttributeValue::GmailLabels(labels) => {
+                rec.gm_labels = Some(labels.iter().map(|l| l.to_string()).collect())
             }
             _ => {}
         }

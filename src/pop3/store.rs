@@ -380,6 +380,7 @@ fn meta(headers: &[u8], text: &[u8], size: u64) -> MessageMeta {
         message_id: fingerprint::message_id(headers),
         source_uidvalidity: None,
         source_uid: None,
+        labels: Vec::new(),
     }
 }
 

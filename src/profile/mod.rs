@@ -42,6 +42,8 @@ pub struct Profile {
     pub state_dir: PathBuf,
     /// What a rerun does to the flags of copies already on the target.
     pub flags: crate::flags::FlagPolicy,
+    /// A Gmail source: one copy per message, or one per label.
+    pub gmail: GmailLabels,
     /// Decisions made for the user that the CLI prints before running ("workers capped at 4
     /// for QQ Mail").
     pub notes: Vec<String>,
@@ -119,6 +121,19 @@ pub struct Pop3Account {
     pub account: ImapAccount,
     /// Mark every copy `\Seen`.
     pub seen: bool,
+}
+
+/// `gmail: { labels: ... }`: how a Gmail source's labels become folders (see the `gmail`
+/// module of the domain layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GmailLabels {
+    /// One copy per message, in the first folder of the order (Sent, Drafts, labels, INBOX,
+    /// Archive).
+    #[default]
+    One,
+    /// A copy in every label folder.
+    All,
 }
 
 /// Which protocol an account's host and port defaults follow.
@@ -256,6 +271,13 @@ struct RawProfile {
     workers: Option<usize>,
     state_dir: Option<String>,
     flags: Option<crate::flags::FlagPolicy>,
+    gmail: Option<RawGmail>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGmail {
+    labels: Option<GmailLabels>,
 }
 
 #[derive(Deserialize)]
@@ -570,6 +592,7 @@ impl Ctx<'_> {
             workers,
             state_dir,
             flags: raw.flags.unwrap_or_default(),
+            gmail: raw.gmail.and_then(|g| g.labels).unwrap_or_default(),
             notes,
         })
     }

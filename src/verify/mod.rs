@@ -620,10 +620,16 @@ fn describe_store(
 }
 
 impl Reader<'_> {
-    async fn scan_source(&mut self, group: &Group, filters: &Filters, deep: bool) -> Result<Scan> {
+    async fn scan_source(
+        &mut self,
+        group: &Group,
+        filters: &Filters,
+        deep: bool,
+        gmail: Option<&crate::gmail::Assignment>,
+    ) -> Result<Scan> {
         let mut all = Scan::default();
         for (index, f) in group.sources.iter().enumerate() {
-            let scan = match self {
+            let mut scan = match self {
                 Reader::Imap { conn, .. } => {
                     imap_source_folder(conn, &f.listed, &group.target, filters, index, deep).await?
                 }
@@ -638,6 +644,12 @@ impl Reader<'_> {
                     .await?
                 }
             };
+            if let Some(a) = gmail {
+                let before = scan.items.len();
+                scan.items
+                    .retain(|i| i.uid.is_none_or(|u| !a.leaves(&f.listed.name, u)));
+                scan.filtered += (before - scan.items.len()) as u64;
+            }
             all.items.extend(scan.items);
             all.filtered += scan.filtered;
             let prefix = if group.sources.len() > 1 {
@@ -820,6 +832,10 @@ async fn verify_opened(
         Location::Store { .. } => folders::TargetKind::Archive,
     };
     let (src_listed, dst_listed) = (src.listed(), dst.listed());
+    let gmail = match src {
+        Reader::Imap { conn, .. } => conn.get().await?.has(crate::gmail::EXTENSION),
+        Reader::Store { .. } => false,
+    };
     let map = folders::plan(&folders::Inputs {
         source: &src_listed,
         target: &dst_listed,
@@ -828,7 +844,15 @@ async fn verify_opened(
         target_provider: provider(target),
         target_kind,
         stored: opts.stored.as_ref(),
+        gmail,
     })?;
+    // Gmail: each message is expected only in the folder `run` gave it.
+    let assignment = match src {
+        Reader::Imap { conn, .. } if gmail => {
+            Some(crate::gmail::survey(conn.get().await?, &map.folders, profile.gmail).await?)
+        }
+        _ => None,
+    };
     let groups = groups(src, &map);
     if groups.is_empty() {
         return Err(Error::Invalid(
@@ -852,7 +876,7 @@ async fn verify_opened(
     };
     for group in &groups {
         let (s, t) = tokio::join!(
-            src.scan_source(group, &profile.filters, opts.deep),
+            src.scan_source(group, &profile.filters, opts.deep, assignment.as_ref()),
             dst.scan_target(group, opts.deep)
         );
         let (s, t) = (s?, t?);
@@ -1485,6 +1509,7 @@ mod tests {
                                 message_id: None,
                                 source_uidvalidity: None,
                                 source_uid: Some(i as u32 + 1),
+                                labels: Vec::new(),
                             },
                         })
                         .collect(),

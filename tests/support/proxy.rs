@@ -18,7 +18,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -61,7 +61,14 @@ pub enum Quirk {
     Trickle { after: usize, every_ms: u64 },
     /// Before each `OK Fetch completed`, `lines` untagged responses no command asked for.
     FloodBeforeFetchDone { lines: usize },
+    /// Gmail: `X-GM-EXT-1` in CAPABILITY, special-use on `[Gmail]/...` folders, and
+    /// `X-GM-MSGID`/`X-GM-LABELS` on FETCH answers from this table, keyed by (decoded folder
+    /// name, UID); the items are taken out of the FETCH commands Dovecot sees.
+    Gmail(GmailTable),
 }
+
+/// [`Quirk::Gmail`]'s table: (decoded folder, UID) -> (X-GM-MSGID, X-GM-LABELS).
+pub type GmailTable = BTreeMap<(String, u32), (u64, Vec<String>)>;
 
 /// The running proxy; dropping it closes the listener and every connection through it.
 pub struct Proxy {
@@ -196,6 +203,13 @@ impl Shared {
         })
     }
 
+    fn gmail(&self) -> Option<&GmailTable> {
+        self.quirks.iter().find_map(|q| match q {
+            Quirk::Gmail(t) => Some(t),
+            _ => None,
+        })
+    }
+
     fn advertised_limit(&self) -> Option<usize> {
         self.quirks.iter().find_map(|q| match q {
             Quirk::AdvertiseAppendLimit(n) => Some(*n),
@@ -276,10 +290,13 @@ fn serve(id: usize, client: TcpStream, shared: Arc<Shared>) {
     lock(&shared.live).insert(id, (client_live, upstream_live));
     let client_out = Arc::new(Mutex::new(client_out));
     let (events_tx, events_rx) = mpsc::channel();
+    // The folder the client selected last (decoded), for [`Quirk::Gmail`].
+    let selected = Arc::new(Mutex::new(String::new()));
 
     let s2c = {
         let shared = Arc::clone(&shared);
         let client_out = Arc::clone(&client_out);
+        let selected = Arc::clone(&selected);
         thread::Builder::new()
             .name(format!("proxy-conn-{id}-s2c"))
             .spawn(move || {
@@ -289,6 +306,7 @@ fn serve(id: usize, client: TcpStream, shared: Arc<Shared>) {
                     &events_tx,
                     &shared,
                     (&client_cut, &upstream_cut),
+                    &selected,
                 );
                 // Upstream closed (LOGOUT, kick, cut): the client must see it too.
                 let _ = client_cut.shutdown(Shutdown::Both);
@@ -302,6 +320,7 @@ fn serve(id: usize, client: TcpStream, shared: Arc<Shared>) {
         &client_out,
         &events_rx,
         &shared,
+        &selected,
     );
     // The client is done: let the server see EOF, then wait for its side to wind down.
     let _ = upstream_w.shutdown(Shutdown::Write);
@@ -318,6 +337,7 @@ fn server_to_client(
     events: &Sender<Event>,
     shared: &Shared,
     sockets: (&TcpStream, &TcpStream),
+    selected: &Mutex<String>,
 ) -> io::Result<()> {
     let mut cutter = Cutter {
         left: shared.cut().map(|(bytes, _)| bytes),
@@ -345,6 +365,9 @@ fn server_to_client(
         }
         if let Some((uid, body_only)) = shared.garble() {
             line = garbled(&line, uid, body_only);
+        }
+        if let Some(table) = shared.gmail() {
+            line = gmail_response(&line, table, &lock(selected));
         }
         let mut out = lock(client);
         if let Some(n) = shared.flood()
@@ -573,6 +596,7 @@ fn client_to_server(
     client_out: &Mutex<TcpStream>,
     events: &Receiver<Event>,
     shared: &Shared,
+    selected: &Mutex<String>,
 ) -> io::Result<()> {
     let mut id_seen = false;
     // Tag of an AUTHENTICATE in progress: lines until its completion are SASL data.
@@ -678,6 +702,12 @@ fn client_to_server(
 
         let secret = matches!(command.name.as_str(), "LOGIN" | "AUTHENTICATE");
         let mut current = std::mem::take(&mut line);
+        if shared.gmail().is_some() {
+            if matches!(command.name.as_str(), "SELECT" | "EXAMINE") {
+                *lock(selected) = mailbox_argument(&current);
+            }
+            current = without_gmail_items(&current);
+        }
         if shared.has(&Quirk::IgnoreFetchRanges) && command.name == "UID" {
             current = without_ranges(&current);
         }
@@ -718,4 +748,87 @@ fn client_to_server(
         }
         line = current;
     }
+}
+
+/// The decoded mailbox of `TAG SELECT "name"` (or an atom).
+fn mailbox_argument(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(trim_crlf(line)).into_owned();
+    let arg = text.splitn(3, ' ').nth(2).unwrap_or("").trim();
+    let wire = arg
+        .strip_prefix('"')
+        .and_then(|a| a.strip_suffix('"'))
+        .map(|a| a.replace("\\\"", "\"").replace("\\\\", "\\"))
+        .unwrap_or_else(|| arg.to_string());
+    super::mutf7_decode(&wire).unwrap_or(wire)
+}
+
+/// A FETCH command without Gmail's items, which Dovecot does not know.
+fn without_gmail_items(line: &[u8]) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(line).into_owned();
+    for item in [" X-GM-MSGID", " X-GM-LABELS", " X-GM-THRID"] {
+        text = text.replace(item, "");
+    }
+    text.into_bytes()
+}
+
+/// A server line as Gmail would send it: the extension advertised, its folders marked, and
+/// FETCH answers carrying the message's id and labels.
+fn gmail_response(line: &[u8], table: &GmailTable, selected: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(line).into_owned();
+    if text.starts_with("* CAPABILITY ") {
+        return text.replacen("\r\n", " X-GM-EXT-1\r\n", 1).into_bytes();
+    }
+    if text.contains("[CAPABILITY ") {
+        return text.replacen("] ", " X-GM-EXT-1] ", 1).into_bytes();
+    }
+    if text.starts_with("* LIST (") {
+        for (name, attr) in [
+            ("[Gmail]/All Mail", "\\All"),
+            ("[Gmail]/Sent Mail", "\\Sent"),
+            ("[Gmail]/Starred", "\\Flagged"),
+            ("[Gmail]/Important", "\\Important"),
+        ] {
+            if text.contains(&format!("\"{name}\"")) && !text.contains(attr) {
+                return text
+                    .replacen("* LIST (", &format!("* LIST ({attr} "), 1)
+                    .into_bytes();
+            }
+        }
+        return line.to_vec();
+    }
+    let Some(rest) = text.strip_prefix("* ") else {
+        return line.to_vec();
+    };
+    let Some(at) = rest.find(" FETCH (") else {
+        return line.to_vec();
+    };
+    let items = &rest[at + " FETCH (".len()..];
+    let uid = items
+        .split([' ', ')'])
+        .collect::<Vec<_>>()
+        .windows(2)
+        .find(|w| w[0] == "UID")
+        .and_then(|w| w[1].parse::<u32>().ok());
+    let Some((msgid, labels)) = uid.and_then(|u| table.get(&(selected.to_string(), u))) else {
+        return line.to_vec();
+    };
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|l| {
+            if l.starts_with('\\') {
+                l.clone()
+            } else {
+                format!("\"{l}\"")
+            }
+        })
+        .collect();
+    text.replacen(
+        " FETCH (",
+        &format!(
+            " FETCH (X-GM-MSGID {msgid} X-GM-LABELS ({}) ",
+            labels.join(" ")
+        ),
+        1,
+    )
+    .into_bytes()
 }
