@@ -141,7 +141,7 @@ pub fn assign(
 pub async fn survey(
     session: &mut Session,
     planned: &[PlannedFolder],
-    mode: LabelMode,
+    rules: &crate::profile::GmailRules,
 ) -> crate::Result<Assignment> {
     let mut listed = Vec::new();
     let mut order = Vec::new();
@@ -177,7 +177,24 @@ pub async fn survey(
                 .await?;
         }
     }
-    Ok(assign(&order, &listed, mode))
+    Ok(assign(&ordered(order, &rules.order), &listed, rules.labels))
+}
+
+/// The folders with the profile's `gmail.order` labels moved first, in that order (the plan's
+/// order otherwise).
+pub fn ordered(
+    mut folders: Vec<(String, Option<Role>)>,
+    first: &[String],
+) -> Vec<(String, Option<Role>)> {
+    let place = |name: &str| first.iter().position(|f| f == name).unwrap_or(first.len());
+    folders.sort_by_key(|(name, role)| {
+        if role.is_none() {
+            place(name)
+        } else {
+            first.len()
+        }
+    });
+    folders
 }
 
 #[cfg(test)]
@@ -241,6 +258,13 @@ mod tests {
         assert!(a.leaves("[Gmail]/All Mail", 1) && a.leaves("[Gmail]/All Mail", 2));
         assert!(!a.leaves("[Gmail]/All Mail", 3));
         assert_eq!(a.left_out(), 2);
+    }
+
+    #[test]
+    fn the_profile_can_put_a_label_first() {
+        let folders = ordered(folders(), &["Travel".to_string()]);
+        let a = assign(&folders, &listed(), LabelMode::One);
+        assert!(!a.leaves("Travel", 1) && a.leaves("Work", 1));
     }
 
     #[test]

@@ -614,7 +614,7 @@ pub async fn plan_job(
             let map = folders::plan(&inputs(&listed, gmail))?;
             let mut plan = build(&mut s, &map, &profile.filters).await?;
             if gmail {
-                let a = crate::gmail::survey(&mut s, &map.folders, profile.gmail).await?;
+                let a = crate::gmail::survey(&mut s, &map.folders, &profile.gmail).await?;
                 leave_to_other_labels(&mut plan, &a);
             }
             Planned {

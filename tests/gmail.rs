@@ -235,3 +235,27 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn the_profile_decides_which_label_comes_first() {
+    let d = dovecot();
+    let (src, dst) = (d.new_user("gmord"), d.new_user("gmorddst"));
+    let proxy = Proxy::start(d.plain_port(), vec![Quirk::Gmail(seed(&src))]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(
+        dir.path(),
+        &src,
+        &proxy,
+        &imap_yaml(&dst, "MF_DST"),
+        "gmail: { order: [Work] }\n",
+    );
+    let envs = [
+        ("MF_SRC", src.password.as_str()),
+        ("MF_DST", dst.password.as_str()),
+    ];
+    let r = run_profile(&p, &envs);
+    assert_eq!(r.code, 0, "{}", r.output);
+    assert_eq!(subjects_in(&dst, "Work"), vec!["message A", "message C"]);
+    assert!(subjects_in(&dst, "Travel").is_empty());
+    assert_eq!(total(&dst), 4);
+}

@@ -42,8 +42,8 @@ pub struct Profile {
     pub state_dir: PathBuf,
     /// What a rerun does to the flags of copies already on the target.
     pub flags: crate::flags::FlagPolicy,
-    /// A Gmail source: one copy per message, or one per label.
-    pub gmail: GmailLabels,
+    /// A Gmail source: one copy per message, or one per label, and which labels come first.
+    pub gmail: GmailRules,
     /// Decisions made for the user that the CLI prints before running ("workers capped at 4
     /// for QQ Mail").
     pub notes: Vec<String>,
@@ -134,6 +134,15 @@ pub enum GmailLabels {
     One,
     /// A copy in every label folder.
     All,
+}
+
+/// `gmail:` in a profile.
+#[derive(Debug, Clone, Default)]
+pub struct GmailRules {
+    pub labels: GmailLabels,
+    /// User labels that take a message first, in this order; the others follow in the
+    /// plan's (alphabetical) order.
+    pub order: Vec<String>,
 }
 
 /// Which protocol an account's host and port defaults follow.
@@ -278,6 +287,8 @@ struct RawProfile {
 #[serde(deny_unknown_fields)]
 struct RawGmail {
     labels: Option<GmailLabels>,
+    #[serde(default)]
+    order: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -592,7 +603,13 @@ impl Ctx<'_> {
             workers,
             state_dir,
             flags: raw.flags.unwrap_or_default(),
-            gmail: raw.gmail.and_then(|g| g.labels).unwrap_or_default(),
+            gmail: raw
+                .gmail
+                .map(|g| GmailRules {
+                    labels: g.labels.unwrap_or_default(),
+                    order: g.order,
+                })
+                .unwrap_or_default(),
             notes,
         })
     }

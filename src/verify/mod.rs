@@ -849,7 +849,7 @@ async fn verify_opened(
     // Gmail: each message is expected only in the folder `run` gave it.
     let assignment = match src {
         Reader::Imap { conn, .. } if gmail => {
-            Some(crate::gmail::survey(conn.get().await?, &map.folders, profile.gmail).await?)
+            Some(crate::gmail::survey(conn.get().await?, &map.folders, &profile.gmail).await?)
         }
         _ => None,
     };
