@@ -151,16 +151,7 @@ pub async fn survey(
         if state.exists == 0 {
             continue;
         }
-        let mut uids = Vec::new();
-        session
-            .uid_fetch("1:*", "(UID)", &mut |r| {
-                if let Some(u) = r.uid {
-                    uids.push(u);
-                }
-                Ok(())
-            })
-            .await?;
-        uids.sort_unstable();
+        let uids = session.all_uids().await?;
         for (set, _) in uidset::chunks(&uids, 1000) {
             session
                 .uid_fetch(&set, "(UID X-GM-MSGID X-GM-LABELS)", &mut |r| {

@@ -279,17 +279,7 @@ pub async fn scan_folder(
         return Ok(plan);
     }
     // Enumerate UIDs first (cheap), then fetch metadata in ascending bounded sets.
-    let mut uids = Vec::new();
-    session
-        .uid_fetch("1:*", "(UID)", &mut |r| {
-            if let Some(u) = r.uid {
-                uids.push(u);
-            }
-            Ok(())
-        })
-        .await?;
-    uids.sort_unstable();
-    uids.dedup();
+    let uids = session.all_uids().await?;
     if uids.len() as u32 != state.exists {
         plan.warnings.push(format!(
             "the server reported {} messages but listed {}; copying the {} listed",

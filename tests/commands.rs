@@ -3,27 +3,18 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use support::BIN;
+use support::{BIN, output_of};
 
 fn mailferry(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("LANG", "C")
-        .env_remove("LC_ALL")
-        .env_remove("MAILFERRY_LANG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    output_of(
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir)
+            .env("LANG", "C")
+            .env_remove("LC_ALL")
+            .env_remove("MAILFERRY_LANG"),
     )
 }
 

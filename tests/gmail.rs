@@ -153,20 +153,8 @@ fn each_gmail_message_arrives_once_and_all_mail_only_lands_in_archive() {
     assert_eq!(again.report["copied"], 0, "{}", again.output);
     assert_eq!(total(&dst), 4);
 
-    let out = std::process::Command::new(BIN)
-        .arg("verify")
-        .arg(&p)
-        .arg("--json")
-        .envs(envs)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, text) = mailferry_on("verify", &p, &["--json"], &envs);
+    assert_eq!(code, 0, "{text}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use mailferry::i18n::{CATALOGUES, Lang, format_in, ids};
 use support::*;
@@ -147,25 +147,15 @@ fn every_id_the_code_names_is_in_the_catalogues() {
 
 /// Runs the binary with a locale: exit code and everything it printed.
 fn run_in(lang: &str, args: &[&str], profile: &Path, envs: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg(profile)
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("MAILFERRY_LANG")
-        .env("LANG", lang)
-        .envs(envs.iter().copied())
-        .env_remove("MAILFERRY_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    output_of(
+        Command::new(BIN)
+            .args(args)
+            .arg(profile)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("MAILFERRY_LANG")
+            .env("LANG", lang)
+            .envs(envs.iter().copied()),
     )
 }
 

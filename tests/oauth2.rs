@@ -7,7 +7,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use support::*;
 
@@ -42,22 +41,7 @@ fn calls(dir: &Path) -> u32 {
 }
 
 fn doctor(profile: &Path, envs: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .arg("doctor")
-        .arg(profile)
-        .envs(envs.iter().copied())
-        .env_remove("MAILFERRY_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    mailferry_on("doctor", profile, &[], envs)
 }
 
 fn oauth_imap(u: &TestUser, auth: &str, password: &str) -> String {

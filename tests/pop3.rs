@@ -133,20 +133,8 @@ fn pop3_to_imap_is_byte_exact_and_a_rerun_adds_nothing() {
     assert_eq!(date_of("dots"), 1_625_479_200);
 
     // verify reads both sides and agrees, message by message.
-    let out = Command::new(BIN)
-        .arg("verify")
-        .arg(&profile)
-        .args(["--json", "--deep"])
-        .envs(env(&src, &dst))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, text) = mailferry_on("verify", &profile, &["--json", "--deep"], &env(&src, &dst));
+    assert_eq!(code, 0, "{text}");
 
     let again = run_profile(&profile, &env(&src, &dst));
     assert_eq!(again.code, 0, "{}", again.output);
@@ -180,20 +168,8 @@ fn pop3_to_archive_verifies_deep_and_reruns_add_nothing() {
     assert_eq!(first.report["copied"], 9, "{}", first.output);
     let again = run_profile(&profile, &envs);
     assert_eq!(again.report["copied"], 0, "{}", again.output);
-    let out = Command::new(BIN)
-        .arg("verify")
-        .arg(&profile)
-        .args(["--json", "--deep"])
-        .envs(envs)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, text) = mailferry_on("verify", &profile, &["--json", "--deep"], &envs);
+    assert_eq!(code, 0, "{text}");
 
     // Restored from the archive into IMAP, the bytes are the source's.
     let dst = d.new_user("p3restore");
@@ -338,14 +314,13 @@ fn a_refused_login_gives_the_authorization_code_hint_and_exit_2() {
     assert!(!r.output.contains("wrong-code"), "the password was printed");
 
     // doctor shows the steps up to the refusal, quoting the server.
-    let out = Command::new(BIN)
-        .arg("doctor")
-        .arg(&profile)
-        .envs([("MF_SRC", "wrong-code"), ("MF_DST", dst.password.as_str())])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (code, text) = mailferry_on(
+        "doctor",
+        &profile,
+        &[],
+        &[("MF_SRC", "wrong-code"), ("MF_DST", dst.password.as_str())],
+    );
+    assert_eq!(code, 2, "{text}");
     assert!(text.contains("capabilities (CAPA)"), "{text}");
     assert!(text.contains("FAIL source login"), "{text}");
 }
@@ -372,14 +347,8 @@ fn doctor_checks_pop3_step_by_step() {
         src.name
     );
     let profile = write_profile(dir.path(), &source, &imap_yaml(&dst, "MF_DST"));
-    let out = Command::new(BIN)
-        .arg("doctor")
-        .arg(&profile)
-        .envs(env(&src, &dst))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = mailferry_on("doctor", &profile, &[], &env(&src, &dst));
+    assert_eq!(code, 0, "{text}");
     for step in [
         "DNS lookup",
         "TLS handshake",

@@ -995,6 +995,19 @@ impl Session {
         Ok(self.selected.insert(st))
     }
 
+    /// Every UID of the selected folder, ascending, each once (`UID FETCH 1:* (UID)`).
+    pub async fn all_uids(&mut self) -> Result<Vec<u32>> {
+        let mut uids = Vec::new();
+        self.uid_fetch("1:*", "(UID)", &mut |r| {
+            uids.extend(r.uid);
+            Ok(())
+        })
+        .await?;
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
     /// UID FETCH, handing each message to `each` as it arrives, so only one message's bytes
     /// are held at a time. Responses without a UID (unsolicited flag updates) are skipped.
     pub async fn uid_fetch(

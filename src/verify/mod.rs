@@ -459,12 +459,7 @@ async fn imap_target_folder(
             if state.exists == 0 {
                 return Ok((scan, FlagRoom::Folder(state)));
             }
-            let mut uids = Vec::new();
-            s.uid_fetch("1:*", "(UID)", &mut |r| {
-                uids.extend(r.uid);
-                Ok(())
-            })
-            .await?;
+            let uids = s.all_uids().await?;
             for (set, members) in uidset::chunks(&uids, META_CHUNK) {
                 let mut wanted: HashSet<u32> = members.into_iter().collect();
                 s.uid_fetch(&set, &items_spec, &mut |r| {

@@ -337,3 +337,37 @@ pub fn run_profile(profile: &Path, env: &[(&str, &str)]) -> ProfileRun {
         output: format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)),
     }
 }
+
+/// Runs a command with stdin closed and `MAILFERRY_LOG` unset: its exit code and everything
+/// it printed, stdout then stderr.
+pub fn output_of(cmd: &mut Command) -> (i32, String) {
+    let out = cmd
+        .env_remove("MAILFERRY_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `mailferry SUB PROFILE ARGS...` with these variables: exit code and output.
+pub fn mailferry_on(
+    sub: &str,
+    profile: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (i32, String) {
+    output_of(
+        Command::new(BIN)
+            .arg(sub)
+            .arg(profile)
+            .args(args)
+            .envs(envs.iter().copied()),
+    )
+}

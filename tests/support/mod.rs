@@ -45,7 +45,8 @@ pub use dovecot::{
 };
 pub use imap_client::{ImapClient, Reply, Status, Value, mutf7_decode, mutf7_encode};
 pub use job::{
-    BIN, Job, Outcome, ProfileRun, Server, direct, imap_yaml, run_profile, via, write_profile,
+    BIN, Job, Outcome, ProfileRun, Server, direct, imap_yaml, mailferry_on, output_of, run_profile,
+    via, write_profile,
 };
 pub use mail::*;
 pub use pop3_proxy::{Pop3Proxy, Pop3Quirk};
