@@ -134,6 +134,8 @@ pub struct Provider {
     pub oauth_only: bool,
     /// Bytes the provider lets one account download over IMAP a day, when it says.
     pub daily_download_limit: Option<u64>,
+    /// Bytes the provider lets one account upload (APPEND) over IMAP a day, when it says.
+    pub daily_upload_limit: Option<u64>,
     /// The POP3 server (implicit TLS on [`POP3_TLS_PORT`]).
     pub pop3_host: &'static str,
     /// Where the provider's setting for how far back POP3 reaches is, when it has one (a
@@ -224,6 +226,7 @@ const QQ: Provider = Provider {
     login_hint: QQ_HINT,
     oauth_only: false,
     daily_download_limit: None,
+    daily_upload_limit: None,
     pop3_host: "pop.qq.com",
     pop3_window_hint: Some("pop3-window-qq"),
 };
@@ -248,6 +251,7 @@ const NETEASE_163: Provider = Provider {
     login_hint: NETEASE_HINT,
     oauth_only: false,
     daily_download_limit: None,
+    daily_upload_limit: None,
     pop3_host: "pop.163.com",
     pop3_window_hint: Some("pop3-window-netease"),
 };
@@ -318,6 +322,7 @@ pub static PROVIDERS: &[Provider] = &[
         oauth_only: false,
         // Gmail's IMAP limits: 2,500 MB downloaded a day (500 MB uploaded).
         daily_download_limit: Some(2_500_000_000),
+        daily_upload_limit: Some(500_000_000),
         pop3_host: "pop.gmail.com",
         pop3_window_hint: None,
     },
@@ -349,6 +354,7 @@ pub static PROVIDERS: &[Provider] = &[
         login_hint: "hint-login-outlook",
         oauth_only: true,
         daily_download_limit: None,
+        daily_upload_limit: None,
         pop3_host: "outlook.office365.com",
         pop3_window_hint: None,
     },

@@ -415,6 +415,13 @@ pub(super) fn record_copied(
         flags: crate::flags::canonical_set(flags),
     });
     let bytes = msg.body.len() as u64;
+    shared.count_toward(
+        &shared.uploaded,
+        shared.upload_limit,
+        bytes,
+        "target",
+        "uploads",
+    );
     if let Ok(mut r) = folder.report.lock() {
         r.copied += 1;
         r.bytes += bytes;

@@ -142,9 +142,12 @@ struct Shared {
     filters: crate::profile::Filters,
     /// A fatal error (e.g. the target refuses logins now) stops every worker.
     fatal: Mutex<Option<Error>>,
-    /// Bytes downloaded from the source in this run, against the provider's daily limit.
+    /// Bytes downloaded from the source and uploaded to the target in this run, against
+    /// the providers' daily limits.
     downloaded: std::sync::atomic::AtomicU64,
     download_limit: Option<u64>,
+    uploaded: std::sync::atomic::AtomicU64,
+    upload_limit: Option<u64>,
 }
 
 impl Shared {
@@ -157,20 +160,39 @@ impl Shared {
         message: Fetched,
     ) -> std::result::Result<(), mpsc::error::SendError<Fetched>> {
         let bytes = message.body.len() as u64;
-        let total = self.downloaded.fetch_add(bytes, Ordering::SeqCst) + bytes;
-        if let Some(limit) = self.download_limit
+        self.count_toward(
+            &self.downloaded,
+            self.download_limit,
+            bytes,
+            "source",
+            "downloads",
+        );
+        tx.send(message)
+    }
+
+    /// Counts bytes against a daily limit; the first time it is reached, says so and stops
+    /// new work (the run ends as a stopped one).
+    fn count_toward(
+        &self,
+        counter: &std::sync::atomic::AtomicU64,
+        limit: Option<u64>,
+        bytes: u64,
+        side: &str,
+        what: &str,
+    ) {
+        let total = counter.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        if let Some(limit) = limit
             && total >= limit
             && total - bytes < limit
         {
             self.progress.event(Event::Warning {
                 message: format!(
-                    "the source allows {} of downloads a day and this run reached it: stopping; run again in 24 hours to go on (nothing is copied twice)",
+                    "the {side} allows {} of {what} a day and this run reached it: stopping; run again in 24 hours to go on (nothing is copied twice)",
                     crate::text::human_bytes(limit)
                 ),
             });
             self.cancel.cancel();
         }
-        tx.send(message)
     }
 
     /// Whether no new work should start: stopped by the user, or failed.
@@ -396,6 +418,8 @@ async fn run_once(
         fatal: Mutex::new(None),
         downloaded: std::sync::atomic::AtomicU64::new(0),
         download_limit: source_side.provider().and_then(|p| p.daily_download_limit),
+        uploaded: std::sync::atomic::AtomicU64::new(0),
+        upload_limit: target_side.provider().and_then(|p| p.daily_upload_limit),
     });
     for (folder, m, why) in refused {
         shared.fail(folder, &m, why);
