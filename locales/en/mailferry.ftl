@@ -84,12 +84,17 @@ init-needs-from = give the address to move or back up: mailferry init --from ali
 init-needs-to = give where the mail goes: --to ADDRESS, or --backup DIR
 init-exists = { $file } exists; choose another --out, or add --force to write over it
 init-written = wrote { $file } (no password in it)
-init-export = { $address }: put its authorization code in { $var } before running:
+init-export = { $address }: before running, put its authorization code (or app password) in { $var }:
 init-next = next: mailferry doctor { $file }, then mailferry plan { $file }, then mailferry run { $file }
 init-ask-from = The address to move or back up (e.g. alice@163.com):
 init-ask-to = The address to move it to (e.g. 123456@qq.com; empty for a backup):
 init-ask-backup = The directory to back up into (empty: backup):
 init-ask-doctor = Check both connections now with mailferry doctor?
+init-not-an-address = '{ $address }' is not a mail address (expected name@domain, e.g. alice@163.com)
+init-same-account = --from and --to are the same account ({ $address }): give the account to move the mail to
+init-bad-directory = '{ $dir }' cannot be a backup directory: give a path on one line, e.g. --backup backups/alice
+init-token = { $address }: Outlook.com signs in with OAuth2 only, so the profile asks the token tool oama for a fresh token each time (nothing to export):
+init-guessed = { $host } is a guess from the domain of { $address }: check the IMAP server in your provider's help and edit the profile if it differs.
 
 ## init: how to get each account's secret (one step a line)
 hint-code-qq =

@@ -84,12 +84,17 @@ init-needs-from = 请给出要迁移或备份的邮箱地址：mailferry init --
 init-needs-to = 请给出邮件的去向：--to 地址，或 --backup 目录
 init-exists = { $file } 已存在；请用 --out 换一个文件名，或加上 --force 覆盖
 init-written = 已写入 { $file }（其中不含密码）
-init-export = { $address }：运行前请把它的授权码放进环境变量 { $var }：
+init-export = { $address }：运行前请把它的授权码（或应用专用密码）放进环境变量 { $var }：
 init-next = 下一步：mailferry doctor { $file }，然后 mailferry plan { $file }，然后 mailferry run { $file }
 init-ask-from = 要迁移或备份的邮箱地址（例如 alice@163.com）：
 init-ask-to = 要迁移到的邮箱地址（例如 123456@qq.com；备份请留空）：
 init-ask-backup = 备份到哪个目录（留空则为 backup）：
 init-ask-doctor = 现在用 mailferry doctor 检查两边的连接吗？
+init-not-an-address = “{ $address }”不是邮箱地址（应为 名字@域名，例如 alice@163.com）
+init-same-account = --from 和 --to 是同一个账号（{ $address }）：请给出要把邮件迁移到的账号
+init-bad-directory = “{ $dir }”不能作为备份目录：请给出单行的路径，例如 --backup backups/alice
+init-token = { $address }：Outlook.com 只接受 OAuth2 登录，因此配置文件每次都向令牌工具 oama 取一个新令牌（无需设置环境变量）：
+init-guessed = { $host } 是根据 { $address } 的域名猜测的：请在服务商的帮助页核对 IMAP 服务器，如有不同请修改配置文件。
 
 ## init：如何获取各账号的授权码（每行一步）
 hint-code-qq =
