@@ -124,6 +124,10 @@ pub struct Provider {
     pub append_limit: Option<u64>,
     /// Whether PERMANENTFLAGS lets keywords persist (NetEase: no `\*`).
     pub keeps_keywords: bool,
+    /// How to get the secret IMAP takes (authorization code, app password or token), step by
+    /// step with the settings' names as the web UI shows them: a catalogue message id, printed
+    /// by `mailferry init`.
+    pub code_steps: &'static str,
     /// Substrings of the provider's catch-all login failure, which also covers rate limiting:
     /// retried a few times before being reported as bad credentials.
     pub ambiguous_login_errors: &'static [&'static str],
@@ -222,6 +226,7 @@ const QQ: Provider = Provider {
     max_workers: 4,
     append_limit: QQ_APPEND_LIMIT,
     keeps_keywords: true,
+    code_steps: "hint-code-qq",
     ambiguous_login_errors: QQ_LOGIN_ERRORS,
     login_hint: QQ_HINT,
     oauth_only: false,
@@ -247,6 +252,7 @@ const NETEASE_163: Provider = Provider {
     max_workers: 4,
     append_limit: NETEASE_APPEND_LIMIT,
     keeps_keywords: false,
+    code_steps: "hint-code-netease",
     ambiguous_login_errors: NETEASE_LOGIN_ERRORS,
     login_hint: NETEASE_HINT,
     oauth_only: false,
@@ -273,6 +279,7 @@ pub static PROVIDERS: &[Provider] = &[
         host: "imap.exmail.qq.com",
         pop3_host: "pop.exmail.qq.com",
         login_hint: "hint-login-exmail",
+        code_steps: "hint-code-exmail",
         ..QQ
     },
     NETEASE_163,
@@ -317,6 +324,7 @@ pub static PROVIDERS: &[Provider] = &[
         max_workers: 10,
         append_limit: Some(35_651_584),
         keeps_keywords: true,
+        code_steps: "hint-code-gmail",
         ambiguous_login_errors: &[],
         login_hint: "hint-login-gmail",
         oauth_only: false,
@@ -350,6 +358,7 @@ pub static PROVIDERS: &[Provider] = &[
         append_limit: Some(45 * 1024 * 1024),
         // Exchange's PERMANENTFLAGS has no `\*`, only system flags and $MDNSent.
         keeps_keywords: false,
+        code_steps: "hint-code-outlook",
         ambiguous_login_errors: &[],
         login_hint: "hint-login-outlook",
         oauth_only: true,

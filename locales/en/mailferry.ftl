@@ -84,12 +84,49 @@ init-needs-from = give the address to move or back up: mailferry init --from ali
 init-needs-to = give where the mail goes: --to ADDRESS, or --backup DIR
 init-exists = { $file } exists; choose another --out, or add --force to write over it
 init-written = wrote { $file } (no password in it)
-init-export = { $address }: put its authorization code in { $var } before running:
+init-export = { $address }: before running, put its authorization code (or app password) in { $var }:
 init-next = next: mailferry doctor { $file }, then mailferry plan { $file }, then mailferry run { $file }
 init-ask-from = The address to move or back up (e.g. alice@163.com):
 init-ask-to = The address to move it to (e.g. 123456@qq.com; empty for a backup):
 init-ask-backup = The directory to back up into (empty: backup):
 init-ask-doctor = Check both connections now with mailferry doctor?
+init-not-an-address = '{ $address }' is not a mail address (expected name@domain, e.g. alice@163.com)
+init-same-account = --from and --to are the same account ({ $address }): give the account to move the mail to
+init-bad-directory = '{ $dir }' cannot be a backup directory: give a path on one line, e.g. --backup backups/alice
+init-token = { $address }: Outlook.com signs in with OAuth2 only, so the profile asks the token tool oama for a fresh token each time (nothing to export):
+init-guessed = { $host } is a guess from the domain of { $address }: check the IMAP server in your provider's help and edit the profile if it differs.
+
+## init: how to get each account's secret (one step a line)
+hint-code-qq =
+    How to get the authorization code (授权码), 16 letters:
+    1. Log in to QQ Mail on the web (mail.qq.com) and open 设置 (Settings) -> 账户 (Account); in the newer web UI the same entry is under 设置 -> 常规 or 账号与安全.
+    2. Find "POP3/IMAP/SMTP/Exchange/CardDAV/CalDAV服务" and turn on (开启) "IMAP/SMTP服务".
+    3. Click 生成授权码 (generate code) and confirm with your phone (SMS or WeChat scan) as the page asks.
+    4. Copy the code shown. Changing the QQ password voids every code; you may create several.
+hint-code-netease =
+    How to get the client authorization code (客户端授权码):
+    1. Log in on the web (mail.163.com, mail.126.com or mail.yeah.net) and open 设置 (Settings) -> POP3/SMTP/IMAP.
+    2. Turn on (开启) "IMAP/SMTP服务" and confirm with your phone as the page asks.
+    3. Copy the authorization code shown: it is shown once. More codes: 授权密码管理 -> 新增授权密码 (free accounts hold 2 at once).
+hint-code-exmail =
+    How to get the client-specific password (客户端专用密码):
+    1. Log in to Tencent Exmail on the web (exmail.qq.com) and open 设置 (Settings) -> 客户端设置.
+    2. Turn on the IMAP/SMTP service, tick "收取我的文件夹" and set "收取邮件的时长" to 全部 (all); otherwise folders and old mail stay hidden.
+    3. With secure login (安全登录, WeChat) on, generate a 客户端专用密码 in the account's security settings and use it; otherwise use your login password.
+hint-code-gmail =
+    How to get an app password:
+    1. Google Account (myaccount.google.com) -> Security -> turn on 2-Step Verification.
+    2. Open myaccount.google.com/apppasswords, create an app password and copy its 16 letters.
+    3. If Gmail Settings -> See all settings -> Forwarding and POP/IMAP has an IMAP switch, enable IMAP.
+hint-code-outlook =
+    How to set up the token tool (once):
+    1. Install oama and register an app in Microsoft Entra (personal accounts allowed) with the IMAP.AccessAsUser.All and offline_access permissions; docs/providers.md, section OAuth2, has the steps.
+    2. Run oama authorize microsoft with your address, and sign in in the browser.
+    3. oama access with your address must now print a token; pizauth works too (password: { "{" } command: ["pizauth", "show", "outlook"] { "}" }).
+hint-code-generic =
+    How to get the password mailferry logs in with:
+    1. In your provider's web settings, enable IMAP.
+    2. If the provider asks for an app password or authorization code (授权码) for mail programs, create one there; otherwise use your password.
 
 ## --help: one line per command (the long help stays in the commands' own text)
 help-mailferry = Move and keep mail: migrate IMAP and POP3 mailboxes (NetEase 163/126/yeah -> QQ Mail and any IMAP server), back them up and restore them, byte-exact and resumable.

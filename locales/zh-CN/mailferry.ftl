@@ -84,12 +84,49 @@ init-needs-from = 请给出要迁移或备份的邮箱地址：mailferry init --
 init-needs-to = 请给出邮件的去向：--to 地址，或 --backup 目录
 init-exists = { $file } 已存在；请用 --out 换一个文件名，或加上 --force 覆盖
 init-written = 已写入 { $file }（其中不含密码）
-init-export = { $address }：运行前请把它的授权码放进环境变量 { $var }：
+init-export = { $address }：运行前请把它的授权码（或应用专用密码）放进环境变量 { $var }：
 init-next = 下一步：mailferry doctor { $file }，然后 mailferry plan { $file }，然后 mailferry run { $file }
 init-ask-from = 要迁移或备份的邮箱地址（例如 alice@163.com）：
 init-ask-to = 要迁移到的邮箱地址（例如 123456@qq.com；备份请留空）：
 init-ask-backup = 备份到哪个目录（留空则为 backup）：
 init-ask-doctor = 现在用 mailferry doctor 检查两边的连接吗？
+init-not-an-address = “{ $address }”不是邮箱地址（应为 名字@域名，例如 alice@163.com）
+init-same-account = --from 和 --to 是同一个账号（{ $address }）：请给出要把邮件迁移到的账号
+init-bad-directory = “{ $dir }”不能作为备份目录：请给出单行的路径，例如 --backup backups/alice
+init-token = { $address }：Outlook.com 只接受 OAuth2 登录，因此配置文件每次都向令牌工具 oama 取一个新令牌（无需设置环境变量）：
+init-guessed = { $host } 是根据 { $address } 的域名猜测的：请在服务商的帮助页核对 IMAP 服务器，如有不同请修改配置文件。
+
+## init：如何获取各账号的授权码（每行一步）
+hint-code-qq =
+    获取授权码（16 位字母）：
+    1. 登录 QQ 邮箱网页版（mail.qq.com），打开 设置 -> 账户；新版网页中同一入口在 设置 -> 常规 或 账号与安全 里。
+    2. 找到“POP3/IMAP/SMTP/Exchange/CardDAV/CalDAV服务”，开启“IMAP/SMTP服务”。
+    3. 点击“生成授权码”，按页面提示用手机验证（发送短信或微信扫码）。
+    4. 复制显示的授权码。修改 QQ 密码后所有授权码都会失效；可以生成多个授权码。
+hint-code-netease =
+    获取客户端授权码：
+    1. 登录网页版邮箱（mail.163.com、mail.126.com 或 mail.yeah.net），打开 设置 -> POP3/SMTP/IMAP。
+    2. 开启“IMAP/SMTP服务”，按页面提示用手机验证。
+    3. 复制显示的授权码：它只显示一次。需要更多授权码：授权密码管理 -> 新增授权密码（免费邮箱同时最多 2 个）。
+hint-code-exmail =
+    获取客户端专用密码：
+    1. 登录腾讯企业邮网页版（exmail.qq.com），打开 设置 -> 客户端设置。
+    2. 开启 IMAP/SMTP 服务，勾选“收取我的文件夹”，并把“收取邮件的时长”设为“全部”，否则文件夹和旧邮件不可见。
+    3. 如果开启了安全登录（微信），请在账号的安全设置中生成“客户端专用密码”并使用它；否则使用登录密码。
+hint-code-gmail =
+    获取应用专用密码：
+    1. Google 账号（myaccount.google.com）-> 安全性 -> 开启两步验证。
+    2. 打开 myaccount.google.com/apppasswords，创建一个应用专用密码，复制其 16 位字母。
+    3. 如果 Gmail 设置 -> 查看所有设置 -> 转发和 POP/IMAP 中有 IMAP 开关，请启用 IMAP。
+hint-code-outlook =
+    设置令牌工具（只需一次）：
+    1. 安装 oama，并在 Microsoft Entra 中注册一个应用（允许个人账号），授予 IMAP.AccessAsUser.All 和 offline_access 权限；步骤见 docs/zh-CN/providers.md 的 OAuth2 一节。
+    2. 运行 oama authorize microsoft 加上您的邮箱地址，在浏览器中登录。
+    3. 之后 oama access 加上您的邮箱地址应能输出令牌；也可改用 pizauth（password: { "{" } command: ["pizauth", "show", "outlook"] { "}" }）。
+hint-code-generic =
+    获取 mailferry 登录用的密码：
+    1. 在服务商的网页设置中开启 IMAP。
+    2. 如果服务商要求邮件客户端使用应用专用密码或授权码，请在那里生成一个；否则使用您的密码。
 
 ## --help：每个命令一行说明
 help-mailferry = 迁移并保存邮件：迁移 IMAP 与 POP3 邮箱（网易 163/126/yeah -> QQ 邮箱，以及任何 IMAP 服务器），备份并恢复，逐字节一致，可断点续传。

@@ -55,3 +55,59 @@ fn write_pages(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every visible subcommand, nested ones as `archive-ls`.
+    fn names(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let name = format!("{prefix}{}", sub.get_name());
+            names(sub, &format!("{name}-"), out);
+            out.push(name);
+        }
+    }
+
+    #[test]
+    fn a_page_for_the_program_and_each_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut written = Vec::new();
+        write_pages(
+            &super::super::Cli::command(),
+            "mailferry",
+            dir.path(),
+            &mut written,
+        )
+        .unwrap();
+        let mut expected = Vec::new();
+        names(&super::super::Cli::command(), "", &mut expected);
+        assert!(expected.len() >= 10, "{expected:?}");
+        assert_eq!(written.len(), expected.len() + 1);
+        for name in expected {
+            let page = std::fs::read_to_string(dir.path().join(format!("mailferry-{name}.1")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(page.contains(".TH"), "{name}");
+        }
+    }
+
+    #[test]
+    fn completions_name_every_subcommand_in_every_shell() {
+        use clap::ValueEnum as _;
+        let mut expected = Vec::new();
+        names(&super::super::Cli::command(), "", &mut expected);
+        for shell in clap_complete::Shell::value_variants() {
+            let mut buf = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut super::super::Cli::command(),
+                "mailferry",
+                &mut buf,
+            );
+            let text = String::from_utf8(buf).unwrap();
+            for name in expected.iter().flat_map(|n| n.split('-')) {
+                assert!(text.contains(name), "{shell}: {name}");
+            }
+        }
+    }
+}
