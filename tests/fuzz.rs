@@ -268,3 +268,73 @@ fn an_endless_manifest_line_is_damage() {
         store.problems()
     );
 }
+
+/// A POP3 server that answers a whole session with `bytes` (written at once, then closed).
+fn pop3_server(bytes: Vec<u8>) -> u16 {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let _ = conn.write_all(&bytes);
+            let _ = conn.shutdown(std::net::Shutdown::Write);
+            let _ = std::io::copy(&mut conn, &mut std::io::sink());
+        }
+    });
+    port
+}
+
+#[test]
+fn pop3_answers() {
+    use mailferry::pop3::Pop3Session;
+    // A whole session's answers: greeting, CAPA, USER, PASS, STAT, UIDL, LIST, TOP, RETR.
+    let seed: &[u8] = b"+OK ready\r\n+OK\r\nTOP\r\nUIDL\r\nUSER\r\nPIPELINING\r\n.\r\n+OK\r\n+OK logged in\r\n+OK\r\nTOP\r\nUIDL\r\n.\r\n+OK 2 120\r\n+OK\r\n1 abc\r\n2 def\r\n.\r\n+OK\r\n1 60\r\n2 60\r\n.\r\n+OK\r\nSubject: a\r\n\r\n..dot\r\n.\r\n+OK\r\nSubject: b\r\n\r\nbody\r\n..\r\n.\r\n";
+    let mut m = Mutator::new(9);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for i in 0..cases() {
+        // The first case is the seed itself: the session must get through all of it.
+        let port = pop3_server(if i == 0 {
+            seed.to_vec()
+        } else {
+            m.mutate(seed)
+        });
+        let endpoint = mailferry::imap::Endpoint {
+            side: mailferry::error::Side::Source,
+            host: "127.0.0.1".into(),
+            port,
+            tls: mailferry::providers::TlsMode::None,
+            ca_file: None,
+            user: "u".into(),
+            password: mailferry::secret::Secret::new("p"),
+            auth: mailferry::sasl::AuthMethod::Login,
+            credential: std::sync::Arc::new(mailferry::profile::Credential::new(
+                mailferry::profile::PasswordSource::Env("UNUSED".into()),
+                mailferry::secret::Secret::new("p"),
+            )),
+            provider: None,
+            idle_timeout: std::time::Duration::from_secs(2),
+        };
+        runtime.block_on(async {
+            let Ok(mut s) = Pop3Session::connect(&endpoint).await else {
+                return;
+            };
+            let stat = s.stat().await;
+            let uidl = s.uidl().await;
+            let list = s.list().await;
+            let tops = s.top_many(&[1, 2], 20, |_| 1 << 20).await;
+            if i == 0 {
+                assert_eq!(stat.unwrap(), (2, 120));
+                assert_eq!(uidl.unwrap().map(|u| u.len()), Some(2));
+                assert_eq!(list.unwrap(), vec![(1, 60), (2, 60)]);
+                let tops = tops.unwrap();
+                assert_eq!(tops[0], b"Subject: a\r\n\r\n.dot\r\n");
+                assert_eq!(tops[1], b"Subject: b\r\n\r\nbody\r\n.\r\n");
+            }
+            let _ = s.retr(2, 60, 1 << 20).await;
+            s.quit().await;
+        });
+    }
+}
