@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(dovecot-imapd dovecot-pop3d python3)
+packages=(dovecot-imapd dovecot-pop3d python3 systemd)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

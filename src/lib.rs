@@ -34,6 +34,7 @@ pub mod reconcile;
 pub mod report;
 pub mod retry;
 pub mod sasl;
+pub mod schedule;
 pub mod secret;
 pub mod sides;
 pub mod text;

@@ -29,6 +29,10 @@ const COMMANDS: &[&str] = &[
     "archive-export",
     "verify",
     "init",
+    "schedule",
+    "schedule-install",
+    "schedule-remove",
+    "schedule-status",
     "completions",
     "man",
 ];

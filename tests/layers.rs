@@ -43,6 +43,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("mapping", 2),
     ("plan", 2),
     ("reconcile", 2),
+    ("schedule", 2),
     ("report", 2),
     ("sides", 2),
     ("verify", 2),

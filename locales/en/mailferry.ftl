@@ -138,6 +138,7 @@ help-doctor = Check each side's connection step by step and say what to fix.
 help-archive = Inspect backups: list their runs and folders, or check every message's bytes.
 help-verify = Prove message by message that the target holds every selected source message.
 help-init = Write a commented profile from two addresses.
+help-schedule = Run a profile on its schedule with a systemd timer or cron, and see how it went.
 help-completions = Print a shell completion script.
 help-man = Write the man pages (one per command) to a directory.
 

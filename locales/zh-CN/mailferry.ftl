@@ -138,6 +138,7 @@ help-doctor = 逐步检查两边的连接，并说明该如何修复。
 help-archive = 查看备份：列出各次运行和文件夹，或逐封校验邮件内容。
 help-verify = 逐封证明目标中已有来源的每一封选中邮件。
 help-init = 根据两个邮箱地址生成带注释的配置文件。
+help-schedule = 用 systemd 定时器或 cron 按配置中的 schedule 定时运行，并查看运行情况。
 help-completions = 输出 shell 补全脚本。
 help-man = 把手册页（每个命令一页）写入目录。
 

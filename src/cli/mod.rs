@@ -11,6 +11,7 @@ mod doctor;
 mod init;
 mod plan;
 mod run;
+mod schedule;
 mod shell;
 mod verify;
 
@@ -64,6 +65,8 @@ enum Command {
     /// whose names it prints, with the steps to create each authorization code. Without
     /// arguments on a terminal it asks.
     Init(init::Args),
+    /// Run a profile on its `schedule:` with a systemd timer or cron, and see how it went.
+    Schedule(schedule::Args),
     /// Print a shell completion script: `mailferry completions bash > ~/.local/share/bash-completion/completions/mailferry`.
     Completions(shell::CompletionsArgs),
     /// Write the man pages (one per command) to a directory: `mailferry man --out ~/.local/share/man/man1`.
@@ -189,6 +192,7 @@ pub fn main() -> i32 {
             Command::Archive(a) => archive::execute(a).await,
             Command::Verify(a) => verify::execute(a).await,
             Command::Init(a) => init::execute(a),
+            Command::Schedule(a) => schedule::execute(a),
             Command::Completions(a) => shell::completions(a),
             Command::Man(a) => shell::man(a),
         }

@@ -23,6 +23,73 @@ pub struct Args {
 
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
     let profile = super::load_profile(&args.profile.profile)?;
+    let dry_run = args.dry_run;
+    let outcome = run_job(args, &profile).await;
+    if !dry_run {
+        after_run(&profile, &outcome);
+    }
+    outcome.map(|(code, _)| code)
+}
+
+/// Every run leaves its status in the state dir (for `schedule status` and monitoring), and
+/// a failed one runs the profile's `schedule.on_failure` command.
+fn after_run(
+    profile: &mailferry::profile::Profile,
+    outcome: &anyhow::Result<(i32, (u64, u64, u64))>,
+) {
+    use mailferry::schedule::{Status, next_status, status_path};
+    let path = status_path(&profile.state_dir);
+    let before: Option<Status> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let (code, counts, error) = match outcome {
+        Ok((code, counts)) => (*code, *counts, None),
+        Err(e) => (2, (0, 0, 0), Some(format!("{e:#}"))),
+    };
+    let profile_path =
+        std::fs::canonicalize(&profile.path).unwrap_or_else(|_| profile.path.clone());
+    let status = next_status(
+        before.as_ref(),
+        &profile_path,
+        code,
+        counts,
+        error,
+        chrono::Utc::now(),
+    );
+    let written = std::fs::create_dir_all(&profile.state_dir).and_then(|_| {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&status).unwrap_or_default())?;
+        std::fs::rename(&tmp, &path)
+    });
+    if let Err(e) = written {
+        eprintln!("{}: {}: {e}", mailferry::i18n::t("warning"), path.display());
+    }
+    if code != 0
+        && let Some(argv) = profile
+            .schedule
+            .as_ref()
+            .and_then(|s| s.on_failure.as_ref())
+        && let Some((program, rest)) = argv.split_first()
+    {
+        let ran = std::process::Command::new(program)
+            .args(rest)
+            .env("MAILFERRY_EXIT_CODE", code.to_string())
+            .env("MAILFERRY_PROFILE", &profile_path)
+            .status();
+        if let Err(e) = ran {
+            eprintln!(
+                "{}: on_failure {program}: {e}",
+                mailferry::i18n::t("warning")
+            );
+        }
+    }
+}
+
+async fn run_job(
+    args: Args,
+    profile: &mailferry::profile::Profile,
+) -> anyhow::Result<(i32, (u64, u64, u64))> {
+    let profile = profile.clone();
     let source = super::source_side(&profile).await?;
     let target = super::target_side(&profile)?;
     let opts = RunOptions {
@@ -65,5 +132,8 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
     } else {
         print!("{}", report.render());
     }
-    Ok(report.exit_code())
+    Ok((
+        report.exit_code(),
+        (report.copied, report.already_present, report.failed),
+    ))
 }

@@ -44,6 +44,8 @@ pub struct Profile {
     pub flags: crate::flags::FlagPolicy,
     /// A Gmail source: one copy per message, or one per label, and which labels come first.
     pub gmail: GmailRules,
+    /// When `mailferry schedule install` runs this profile, and what to do after a failure.
+    pub schedule: Option<Schedule>,
     /// Decisions made for the user that the CLI prints before running ("workers capped at 4
     /// for QQ Mail").
     pub notes: Vec<String>,
@@ -134,6 +136,39 @@ pub enum GmailLabels {
     One,
     /// A copy in every label folder.
     All,
+}
+
+/// `schedule:` in a profile.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// systemd calendar syntax: `daily`, `hourly`, `Mon..Fri 02:30`.
+    pub when: String,
+    /// `schedule status` exits non-zero when the last good run is older than this.
+    pub alert_after: Option<std::time::Duration>,
+    /// Run (no shell) after a run that did not end with exit code 0.
+    pub on_failure: Option<Vec<String>>,
+}
+
+/// `36h`, `2d`, `90m`, `1w`: a duration, as `schedule.alert_after` takes it.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; write e.g. 36h, 2d or 90m"))?;
+    let secs = match unit.trim() {
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "'{text}': the unit must be m, h, d or w (e.g. 36h, 2d)"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(secs)))
 }
 
 /// `gmail:` in a profile.
@@ -281,6 +316,29 @@ struct RawProfile {
     state_dir: Option<String>,
     flags: Option<crate::flags::FlagPolicy>,
     gmail: Option<RawGmail>,
+    schedule: Option<RawSchedule>,
+}
+
+/// `schedule: daily`, or the whole mapping.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSchedule {
+    When(String),
+    Full(RawScheduleMap),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScheduleMap {
+    when: Option<String>,
+    alert_after: Option<String>,
+    on_failure: Option<RawHook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHook {
+    command: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -603,6 +661,7 @@ impl Ctx<'_> {
             workers,
             state_dir,
             flags: raw.flags.unwrap_or_default(),
+            schedule: self.schedule(raw.schedule)?,
             gmail: raw
                 .gmail
                 .map(|g| GmailRules {
@@ -701,6 +760,52 @@ impl Ctx<'_> {
             )),
             (None, None) => Err(self.err("target", "no target given", hint())),
         }
+    }
+
+    fn schedule(&self, raw: Option<RawSchedule>) -> Result<Option<Schedule>, ProfileError> {
+        let (when, alert_after, on_failure) = match raw {
+            None => return Ok(None),
+            Some(RawSchedule::When(w)) => (Some(w), None, None),
+            Some(RawSchedule::Full(m)) => (m.when, m.alert_after, m.on_failure),
+        };
+        let when = match when.map(|w| w.trim().to_string()) {
+            Some(w) if !w.is_empty() && !w.chars().any(char::is_control) => w,
+            _ => {
+                return Err(self.err(
+                    "schedule.when",
+                    "no time given",
+                    Some("e.g. schedule: daily, or schedule: { when: \"Mon..Fri 02:30\" } (systemd calendar syntax)".into()),
+                ));
+            }
+        };
+        let alert_after = match alert_after {
+            Some(t) => Some(parse_duration(&t).map_err(|m| {
+                self.err(
+                    "schedule.alert_after",
+                    m,
+                    Some("e.g. alert_after: 36h".into()),
+                )
+            })?),
+            None => None,
+        };
+        let on_failure = match on_failure {
+            Some(h) if h.command.first().is_some_and(|p| !p.trim().is_empty()) => Some(h.command),
+            Some(_) => {
+                return Err(self.err(
+                    "schedule.on_failure.command",
+                    "the command is empty",
+                    Some(
+                        "e.g. on_failure: { command: [\"notify-send\", \"backup failed\"] }".into(),
+                    ),
+                ));
+            }
+            None => None,
+        };
+        Ok(Some(Schedule {
+            when,
+            alert_after,
+            on_failure,
+        }))
     }
 
     fn archive_target(&self, raw: RawArchiveTarget) -> Result<ArchiveTarget, ProfileError> {
