@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod checkpoint;
+pub mod crypt;
 pub mod dates;
 pub mod disk;
 pub mod doctor;

@@ -67,7 +67,7 @@ fn all_bytes(store: &dyn MessageStore, name: &str) -> Vec<Vec<u8>> {
 }
 
 fn write_run(dir: &Path, format: ArchiveFormat, msgs: &[(MessageMeta, Vec<u8>)]) {
-    let mut w = ArchiveWriter::open(dir, format, 3).unwrap();
+    let mut w = ArchiveWriter::open(dir, format, 3, None).unwrap();
     w.begin_run().unwrap();
     for (m, raw) in msgs {
         w.add(m.clone(), raw).unwrap();
@@ -135,11 +135,14 @@ fn backup_reads_back_byte_exact_in_both_formats() {
         assert_eq!(outside.len(), 1, "only the archive directory was created");
 
         // The same through a profile source.
-        let (boxed, problems) =
-            archive::open_store_with_problems(&Source::Archive { path: dir.clone() }).unwrap();
+        let (boxed, problems) = archive::open_store_with_problems(&Source::Archive {
+            path: dir.clone(),
+            identity: None,
+        })
+        .unwrap();
         assert!(problems.is_empty());
         assert_eq!(all_bytes(boxed.as_ref(), "INBOX"), tricky());
-        let report = archive::check(&dir).unwrap();
+        let report = archive::check(&dir, None).unwrap();
         assert!(report.ok, "{report:?}");
         assert_eq!(report.messages_ok, msgs.len() as u64);
     }
@@ -159,7 +162,7 @@ fn second_run_adds_only_new_and_records_flag_changes() {
                 (meta("INBOX", None, &raws[1], &["\\Seen"]), raws[1].clone()),
             ],
         );
-        let mut w = ArchiveWriter::open(dir, format, 3).unwrap();
+        let mut w = ArchiveWriter::open(dir, format, 3, None).unwrap();
         let known = w.known("INBOX");
         assert_eq!(known.len(), 2);
         assert_eq!(
@@ -202,7 +205,7 @@ fn second_run_adds_only_new_and_records_flag_changes() {
         assert_eq!(inbox.messages.len(), 3);
         assert_eq!(inbox.messages[0].meta.flags, ["\\Seen", "\\Flagged"]);
         assert_eq!(all_bytes(&store, "INBOX"), raws[..3]);
-        let listing = archive::list(dir).unwrap();
+        let listing = archive::list(dir, None).unwrap();
         assert_eq!(listing.runs.len(), 3);
         assert_eq!(listing.folders[0].messages, 3);
         assert_eq!(listing.messages, 3);
@@ -211,7 +214,7 @@ fn second_run_adds_only_new_and_records_flag_changes() {
                 .unwrap()
                 .contains("\"format\"")
         );
-        assert!(archive::check(dir).unwrap().ok);
+        assert!(archive::check(dir, None).unwrap().ok);
     }
 }
 
@@ -242,7 +245,7 @@ fn torn_run_is_ignored_and_the_next_run_completes() {
         let committed = fs::metadata(data_file(dir, format)).unwrap().len();
 
         // A run that never commits, then garbage as a crash mid-write would leave.
-        let mut w = ArchiveWriter::open(dir, format, 3).unwrap();
+        let mut w = ArchiveWriter::open(dir, format, 3, None).unwrap();
         w.begin_run().unwrap();
         for raw in &raws[1..] {
             w.add(meta("INBOX", None, raw, &[]), raw).unwrap();
@@ -264,13 +267,13 @@ fn torn_run_is_ignored_and_the_next_run_completes() {
         assert!(store.problems().is_empty(), "{:?}", store.problems());
         assert_eq!(names(&store.folders().unwrap()), ["INBOX"]);
         assert_eq!(all_bytes(&store, "INBOX"), [raws[0].clone()]);
-        assert_eq!(archive::list(dir).unwrap().interrupted_run, Some(2));
-        let report = archive::check(dir).unwrap();
+        assert_eq!(archive::list(dir, None).unwrap().interrupted_run, Some(2));
+        let report = archive::check(dir, None).unwrap();
         assert!(report.ok, "{report:?}");
         assert!(!report.notes.is_empty(), "leftovers are noted");
 
         // The next writer cuts the leftovers and completes the job.
-        let mut w = ArchiveWriter::open(dir, format, 3).unwrap();
+        let mut w = ArchiveWriter::open(dir, format, 3, None).unwrap();
         if format == ArchiveFormat::Mbox {
             assert_eq!(
                 fs::metadata(data_file(dir, format)).unwrap().len(),
@@ -292,8 +295,8 @@ fn torn_run_is_ignored_and_the_next_run_completes() {
         drop(w);
         let store = ArchiveStore::open(dir).unwrap();
         assert_eq!(all_bytes(&store, "INBOX"), raws);
-        assert_eq!(archive::list(dir).unwrap().interrupted_run, None);
-        assert!(archive::check(dir).unwrap().ok);
+        assert_eq!(archive::list(dir, None).unwrap().interrupted_run, None);
+        assert!(archive::check(dir, None).unwrap().ok);
     }
 }
 
@@ -310,7 +313,7 @@ fn child_writer_until_killed() {
         Ok("tar") => ArchiveFormat::Tar,
         _ => ArchiveFormat::Mbox,
     };
-    let mut w = ArchiveWriter::open(Path::new(&dir), format, 3).unwrap();
+    let mut w = ArchiveWriter::open(Path::new(&dir), format, 3, None).unwrap();
     let mut n = 0u64;
     loop {
         w.begin_run().unwrap();
@@ -364,7 +367,7 @@ fn kill_9_at_any_point_leaves_a_readable_archive() {
 
         let store = ArchiveStore::open(&dir).unwrap();
         assert!(store.problems().is_empty(), "{:?}", store.problems());
-        let report = archive::check(&dir).unwrap();
+        let report = archive::check(&dir, None).unwrap();
         assert!(report.ok, "{report:?}");
         let before = report.messages_total;
         assert!(before > 0, "the child committed something in time");
@@ -373,13 +376,13 @@ fn kill_9_at_any_point_leaves_a_readable_archive() {
                 store.read(&f.name, m.id).unwrap();
             }
         }
-        let mut w = ArchiveWriter::open(&dir, format, 3).unwrap();
+        let mut w = ArchiveWriter::open(&dir, format, 3, None).unwrap();
         w.begin_run().unwrap();
         let raw = b"Subject: after the crash\n\nok\n";
         w.add(meta("INBOX", None, raw, &[]), raw).unwrap();
         w.commit_run().unwrap();
         drop(w);
-        let report = archive::check(&dir).unwrap();
+        let report = archive::check(&dir, None).unwrap();
         assert!(report.ok, "{report:?}");
         assert_eq!(report.messages_total, before + 1);
     }
@@ -391,7 +394,7 @@ fn child_full_disk() {
     let Ok(dir) = std::env::var("MAILFERRY_TEST_FULL_DISK") else {
         return;
     };
-    let mut w = ArchiveWriter::open(Path::new(&dir), ArchiveFormat::Mbox, 3).unwrap();
+    let mut w = ArchiveWriter::open(Path::new(&dir), ArchiveFormat::Mbox, 3, None).unwrap();
     w.begin_run().unwrap();
     let mut err = None;
     for n in 0..200 {
@@ -441,7 +444,7 @@ fn full_disk_error_names_the_file() {
 
     let store = ArchiveStore::open(dir).unwrap();
     assert_eq!(all_bytes(&store, "INBOX"), std::slice::from_ref(&first));
-    assert!(archive::check(dir).unwrap().ok);
+    assert!(archive::check(dir, None).unwrap().ok);
     let second = b"Subject: after\n\nroom again\n".to_vec();
     write_run(
         dir,
@@ -543,7 +546,7 @@ fn tar_cli_lists_and_extracts_the_volume() {
     // The extracted tree is an eml_dir source.
     let eml = FileStore::open_eml_dir(&x).unwrap();
     assert_eq!(all_bytes(&eml, "INBOX"), raws);
-    assert!(archive::check(&dir).unwrap().ok);
+    assert!(archive::check(&dir, None).unwrap().ok);
 }
 
 #[test]
@@ -881,7 +884,7 @@ fn hostile_tar_entries_are_refused_and_nothing_is_written_outside() {
     let e = store.read("INBOX", 2).unwrap_err();
     assert!(e.to_string().contains("symlink"), "{e}");
 
-    let report = archive::check(&dir).unwrap();
+    let report = archive::check(&dir, None).unwrap();
     assert!(!report.ok);
     assert_eq!(report.messages_ok, 1);
     let all = format!("{:?} {:?}", report.damaged, report.problems);
@@ -918,7 +921,7 @@ fn check_finds_a_flipped_byte_and_names_the_range() {
     bytes[at] ^= 0x01;
     fs::write(&file, &bytes).unwrap();
 
-    let report = archive::check(dir).unwrap();
+    let report = archive::check(dir, None).unwrap();
     assert!(!report.ok);
     assert_eq!(report.damaged.len(), 1, "{report:?}");
     let d = &report.damaged[0];
@@ -941,13 +944,13 @@ fn check_finds_a_flipped_byte_and_names_the_range() {
 #[test]
 fn one_writer_at_a_time_and_formats_do_not_mix() {
     let tmp = tempfile::tempdir().unwrap();
-    let w = ArchiveWriter::open(tmp.path(), ArchiveFormat::Mbox, 3).unwrap();
-    let e = ArchiveWriter::open(tmp.path(), ArchiveFormat::Mbox, 3).unwrap_err();
+    let w = ArchiveWriter::open(tmp.path(), ArchiveFormat::Mbox, 3, None).unwrap();
+    let e = ArchiveWriter::open(tmp.path(), ArchiveFormat::Mbox, 3, None).unwrap_err();
     assert!(e.to_string().contains("in use"), "{e}");
     drop(w);
-    let e = ArchiveWriter::open(tmp.path(), ArchiveFormat::Tar, 3).unwrap_err();
+    let e = ArchiveWriter::open(tmp.path(), ArchiveFormat::Tar, 3, None).unwrap_err();
     assert!(e.to_string().contains("holds mbox backups"), "{e}");
-    let mut w = ArchiveWriter::open(tmp.path(), ArchiveFormat::Mbox, 3).unwrap();
+    let mut w = ArchiveWriter::open(tmp.path(), ArchiveFormat::Mbox, 3, None).unwrap();
     assert!(
         w.add(meta("INBOX", None, b"x", &[]), b"x").is_err(),
         "add before begin_run"
@@ -983,7 +986,7 @@ fn many_messages_span_frames_and_read_in_any_order() {
             assert_eq!(raw, msgs[id as usize * 2].1);
         }
         assert_eq!(inbox.messages.len(), 60);
-        let report = archive::check(&d).unwrap();
+        let report = archive::check(&d, None).unwrap();
         assert!(report.ok && report.messages_ok == 120, "{report:?}");
     }
 }
@@ -1010,7 +1013,7 @@ fn a_run_over_many_folders_keeps_few_files_open_and_reads_back() {
             .collect();
         assert_eq!(got, want);
     }
-    let report = archive::check(dir).unwrap();
+    let report = archive::check(dir, None).unwrap();
     assert!(report.ok && report.messages_ok == 60, "{report:?}");
     // Each closed-and-reopened file is still one valid zstd stream.
     let out = Command::new("zstd")

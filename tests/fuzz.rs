@@ -126,7 +126,7 @@ fn mbox_files() {
 
 /// A small archive of ours, in `dir`.
 fn archive(dir: &Path, format: ArchiveFormat) {
-    let mut w = ArchiveWriter::open(dir, format, 3).unwrap();
+    let mut w = ArchiveWriter::open(dir, format, 3, None).unwrap();
     w.begin_run().unwrap();
     for (i, folder) in ["INBOX", "已发送", "INBOX"].iter().enumerate() {
         let raw = format!("Subject: m{i}\r\nMessage-ID: <m{i}@x>\r\n\r\nbody {i}\r\n");
@@ -169,8 +169,8 @@ fn archives(format: ArchiveFormat, seed: u64) {
         if let Ok(store) = ArchiveStore::open(bad.path()) {
             read_all(&store);
         }
-        let _ = mailferry::archive::check(bad.path());
-        let _ = mailferry::archive::list(bad.path());
+        let _ = mailferry::archive::check(bad.path(), None);
+        let _ = mailferry::archive::list(bad.path(), None);
     }
 }
 
@@ -232,7 +232,7 @@ fn crafted_lengths_and_offsets_are_named_errors() {
                 .iter()
                 .map(|p| p.to_string())
                 .chain(std::iter::once(
-                    mailferry::archive::check(dir.path())
+                    mailferry::archive::check(dir.path(), None)
                         .map(|r| format!("{r:?}"))
                         .unwrap_or_else(|e| e.to_string()),
                 ))

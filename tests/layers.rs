@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Module path prefix -> layer. The longest matching prefix places a module.
 const LAYERS: &[(&str, u8)] = &[
     // 0 model: plain types and pure functions, no I/O.
+    ("crypt", 0),
     ("dates", 0),
     ("fingerprint", 0),
     ("flags", 0),

@@ -125,7 +125,7 @@ fn nightly_backup_writes_a_tar_archive_beside_the_profile() {
 #[test]
 fn restores_go_to_qq() {
     let p = load("restore-archive.yaml");
-    let Source::Archive { path } = &p.source else {
+    let Source::Archive { path, .. } = &p.source else {
         panic!("{:?}", p.source)
     };
     assert_eq!(path, &profiles_dir().join("backups/alice-163"));

@@ -280,7 +280,26 @@ pub(crate) fn read_plain(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-type ZDecoder = zstd::stream::read::Decoder<'static, BufReader<io::Take<File>>>;
+/// A data file opened at compressed offset `base`: the file itself, or for a sealed file
+/// (`*.age`) its decryption, seeked to `base` of the decrypted stream.
+pub(crate) fn open_data(
+    path: &Path,
+    base: u64,
+    identity: Option<&crate::crypt::Identity>,
+) -> io::Result<Box<dyn Read + Send>> {
+    let mut f = File::open(path)?;
+    if path.extension().is_some_and(|e| e == "age") {
+        let id = identity
+            .ok_or_else(|| io::Error::other("this file is encrypted and no identity was given"))?;
+        let mut reader = id.decrypt(BufReader::with_capacity(64 * 1024, f))?;
+        reader.seek(SeekFrom::Start(base))?;
+        return Ok(Box::new(reader));
+    }
+    f.seek(SeekFrom::Start(base))?;
+    Ok(Box::new(f))
+}
+
+type ZDecoder = zstd::stream::read::Decoder<'static, BufReader<io::Take<Box<dyn Read + Send>>>>;
 
 /// A zstd decoder positioned somewhere in a file, kept for the next read.
 struct Cursor {
@@ -306,8 +325,10 @@ impl CursorPool {
     /// `len` decompressed bytes at decompressed `offset`, counted from compressed position
     /// `base` of `path`; at most `limit` compressed bytes of the file are read (the committed
     /// end). `single_frame` stops at the end of the frame starting at `base`.
+    #[allow(clippy::too_many_arguments)]
     pub fn read(
         &self,
+        identity: Option<&crate::crypt::Identity>,
         path: &Path,
         base: u64,
         limit: u64,
@@ -325,9 +346,7 @@ impl CursorPool {
         let mut cur = match reused {
             Some(c) => c,
             None => {
-                let mut f = File::open(path).map_err(|e| io_error(path, e))?;
-                f.seek(SeekFrom::Start(base))
-                    .map_err(|e| io_error(path, e))?;
+                let f = open_data(path, base, identity).map_err(|e| io_error(path, e))?;
                 let take = f.take(limit.saturating_sub(base));
                 let dec = ZDecoder::with_buffer(BufReader::with_capacity(64 * 1024, take))
                     .map_err(|e| io_error(path, e))?;

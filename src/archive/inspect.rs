@@ -1,8 +1,7 @@
 //! `list` and `check`: what an archive holds, and whether every byte of it is still right.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -58,8 +57,8 @@ pub struct FolderListing {
 }
 
 /// Lists an archive's runs and folders from its manifest (data files are not read).
-pub fn list(dir: &Path) -> Result<Listing, ArchiveError> {
-    let store = ArchiveStore::open(dir)?;
+pub fn list(dir: &Path, identity: Option<crate::crypt::Identity>) -> Result<Listing, ArchiveError> {
+    let store = ArchiveStore::open_with(dir, identity)?;
     let r = store.replay();
     let folders: Vec<FolderListing> = r
         .folders
@@ -150,8 +149,11 @@ struct Item<'a> {
 /// Re-reads every message of the archive and verifies it against its SHA-256 (and, for tar,
 /// every volume's entries: regular files inside their folder's directory). Never panics on
 /// damage: each damaged frame is reported with its byte range and the messages in it.
-pub fn check(dir: &Path) -> Result<CheckReport, ArchiveError> {
-    let store = ArchiveStore::open(dir)?;
+pub fn check(
+    dir: &Path,
+    identity: Option<crate::crypt::Identity>,
+) -> Result<CheckReport, ArchiveError> {
+    let store = ArchiveStore::open_with(dir, identity)?;
     let r = store.replay();
     let mut report = CheckReport {
         path: dir.to_path_buf(),
@@ -200,7 +202,7 @@ pub fn check(dir: &Path) -> Result<CheckReport, ArchiveError> {
         for (i, (frame, items)) in frames.iter_mut().enumerate() {
             items.sort_by_key(|it| it.entry.loc.offset);
             let end = starts.get(i + 1).copied().unwrap_or(limit);
-            match verify_frame(&path, *frame, end, r.format, items) {
+            match verify_frame(store.identity(), &path, *frame, end, r.format, items) {
                 Ok((n, bytes)) => {
                     report.messages_ok += n;
                     report.bytes_ok += bytes;
@@ -230,7 +232,13 @@ pub fn check(dir: &Path) -> Result<CheckReport, ArchiveError> {
                 .flatten()
                 .map(|it| (it.entry.loc.offset, (it.folder_path, it.entry.loc.length)))
                 .collect();
-            check_volume(&path, limit, &expected, &mut report.problems);
+            check_volume(
+                store.identity(),
+                &path,
+                limit,
+                &expected,
+                &mut report.problems,
+            );
         }
     }
     report.ok = report.damaged.is_empty() && report.problems.is_empty();
@@ -245,6 +253,7 @@ struct FrameFailure {
 
 /// Decodes one frame and verifies its messages; `Ok((messages, bytes))` when all match.
 fn verify_frame(
+    identity: Option<&crate::crypt::Identity>,
     path: &Path,
     frame: u64,
     end: u64,
@@ -258,9 +267,8 @@ fn verify_frame(
         bytes,
         detail,
     };
-    let mut file = File::open(path).map_err(|e| fail(0, 0, format!("cannot open: {e}")))?;
-    file.seek(SeekFrom::Start(frame))
-        .map_err(|e| fail(0, 0, format!("cannot seek: {e}")))?;
+    let file = super::common::open_data(path, frame, identity)
+        .map_err(|e| fail(0, 0, format!("cannot open: {e}")))?;
     let reader = BufReader::new(file.take(end.saturating_sub(frame)));
     let mut dec = zstd::stream::read::Decoder::with_buffer(reader)
         .map_err(|e| fail(0, 0, format!("cannot start decoding: {e}")))?
@@ -347,12 +355,13 @@ fn verify_frame(
 /// Walks a tar volume's entries: each must be a regular file inside its folder's directory,
 /// at the place the manifest says.
 fn check_volume(
+    identity: Option<&crate::crypt::Identity>,
     path: &Path,
     limit: u64,
     expected: &HashMap<u64, (&str, u64)>,
     problems: &mut Vec<String>,
 ) {
-    let file = match File::open(path) {
+    let file = match super::common::open_data(path, 0, identity) {
         Ok(f) => f,
         Err(e) => {
             problems.push(super::common::io_error(path, e).to_string());

@@ -22,6 +22,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub(crate) const MANIFEST: &str = "manifest.jsonl";
 pub(crate) const MBOX_DIR: &str = "mbox";
 pub(crate) const VOLUME_DIR: &str = "volumes";
+pub(crate) const SEALED_DIR: &str = "sealed";
 
 /// Where a message's stored bytes are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,9 @@ pub(crate) enum Record {
         format: ArchiveFormat,
         created: String,
         generator: String,
+        /// Set in encrypted archives.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encryption: Option<Sealing>,
     },
     Run {
         run: u32,
@@ -94,6 +98,69 @@ pub(crate) enum Record {
         flag_updates: u64,
         files: BTreeMap<String, FileEnd>,
     },
+}
+
+/// How an archive is encrypted. Its `folder`, `msg` and `flags` records (the manifest
+/// proper, naming folders) are in one age-encrypted file per run, `sealed/run-NNNNNN.jsonl.age`;
+/// `manifest.jsonl` holds copies with each folder name and path replaced by a salted key and
+/// the received date, Message-ID and labels left out: enough for a backup run, holding only
+/// the recipients, to know what the archive has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Sealing {
+    pub recipients: Vec<String>,
+    pub salt: String,
+}
+
+impl Record {
+    /// What `manifest.jsonl` holds of a sealed record: folder names and paths as keys, no
+    /// received date, Message-ID or labels. Other records are copied as they are.
+    pub(crate) fn index_copy(&self, salt: &str) -> Record {
+        use crate::crypt::key;
+        match self {
+            Record::Folder {
+                run,
+                folder,
+                role,
+                path,
+            } => Record::Folder {
+                run: *run,
+                folder: key(salt, "folder", folder),
+                role: *role,
+                path: key(salt, "path", &path.to_lowercase()),
+            },
+            Record::Msg(m) => {
+                let mut m = m.clone();
+                m.meta.folder = key(salt, "folder", &m.meta.folder);
+                m.meta.internaldate = None;
+                m.meta.message_id = None;
+                m.meta.labels.clear();
+                Record::Msg(m)
+            }
+            Record::Flags {
+                run,
+                folder,
+                id,
+                sha256,
+                flags,
+            } => Record::Flags {
+                run: *run,
+                folder: key(salt, "folder", folder),
+                id: *id,
+                sha256: sha256.clone(),
+                flags: flags.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+/// How to read an encrypted archive's manifest.
+#[derive(Clone, Copy)]
+pub(crate) enum Access<'a> {
+    /// The writer's view: folders by their keys, from the plaintext copies.
+    Index,
+    /// Folders by name, from the sealed records: needs the identity.
+    Read(Option<&'a crate::crypt::Identity>),
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +202,7 @@ pub(crate) struct Pending {
 #[derive(Debug)]
 pub(crate) struct Replay {
     pub format: ArchiveFormat,
+    pub sealing: Option<Sealing>,
     pub version: u32,
     pub created: String,
     pub folders: Vec<FolderState>,
@@ -270,14 +338,20 @@ fn sane_location(loc: &Loc, format: ArchiveFormat) -> bool {
         && loc.length.checked_add(header).is_some()
 }
 
-pub(crate) fn volume_name(run: u32) -> String {
-    format!("{VOLUME_DIR}/run-{run:06}.tar.zst")
+pub(crate) fn volume_name(run: u32, sealed: bool) -> String {
+    let age = if sealed { ".age" } else { "" };
+    format!("{VOLUME_DIR}/run-{run:06}.tar.zst{age}")
+}
+
+/// An encrypted archive's sealed records of one run.
+pub(crate) fn sealed_name(run: u32) -> String {
+    format!("{SEALED_DIR}/run-{run:06}.jsonl.age")
 }
 
 impl Replay {
     /// Reads `dir/manifest.jsonl`. Fails only when there is no readable manifest of ours;
     /// damage inside it is listed in `problems`.
-    pub fn load(dir: &Path) -> Result<Replay, ArchiveError> {
+    pub fn load(dir: &Path, access: Access) -> Result<Replay, ArchiveError> {
         let path = dir.join(MANIFEST);
         let file = File::open(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => invalid(
@@ -321,6 +395,7 @@ impl Replay {
                         version,
                         format,
                         created,
+                        encryption,
                         ..
                     }) => {
                         if version > FORMAT_VERSION {
@@ -331,8 +406,17 @@ impl Replay {
                                 ),
                             ));
                         }
+                        if encryption.is_some()
+                            && let Access::Read(None) = access
+                        {
+                            return Err(invalid(
+                                dir,
+                                "this archive is encrypted: give the identity that opens it (identity: { file: KEY.txt } under source.archive, or --identity KEY.txt)",
+                            ));
+                        }
                         replay = Some(Replay {
                             format,
+                            sealing: encryption,
                             version,
                             created,
                             folders: Vec::new(),
@@ -366,9 +450,15 @@ impl Replay {
                 }) => {
                     let records = std::mem::take(&mut pending);
                     let mut started = String::new();
+                    let sealed = match access {
+                        Access::Read(Some(id)) if r.sealing.is_some() => Some(id),
+                        _ => None,
+                    };
                     for (offset, rec) in records {
                         match rec {
                             Ok(Record::Run { started: s, .. }) => started = s,
+                            // Copies without names: the sealed file has the records.
+                            Ok(_) if sealed.is_some() => {}
                             Ok(rec) => r.apply(&path, offset, rec),
                             Err(e) => r.problems.push(corrupt(
                                 &path,
@@ -376,6 +466,12 @@ impl Replay {
                                 format!("unreadable manifest line, skipped: {e}"),
                             )),
                         }
+                    }
+                    // A run that wrote no folder, message or flag record has no sealed file.
+                    if let Some(id) = sealed
+                        && files.contains_key(&sealed_name(run))
+                    {
+                        r.apply_sealed(dir, run, id)?;
                     }
                     let mut names = Vec::new();
                     for (file, end) in files {
@@ -422,8 +518,12 @@ impl Replay {
                 match rec {
                     Ok(Record::Run { run: n, .. }) => {
                         run = *n;
+                        let sealed = r.sealing.is_some();
                         if r.format == ArchiveFormat::Tar {
-                            paths.push(volume_name(*n));
+                            paths.push(volume_name(*n, sealed));
+                        }
+                        if sealed {
+                            paths.push(sealed_name(*n));
                         }
                     }
                     Ok(Record::Folder { path, .. })
@@ -441,6 +541,67 @@ impl Replay {
             });
         }
         Ok(r)
+    }
+
+    /// Applies the sealed records of one committed run. An identity that does not open the
+    /// file fails the whole load; damage inside it is listed, as in the manifest.
+    fn apply_sealed(
+        &mut self,
+        dir: &Path,
+        run: u32,
+        id: &crate::crypt::Identity,
+    ) -> Result<(), ArchiveError> {
+        let path = dir.join(sealed_name(run));
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                // The run's messages cannot be named; the other runs still can.
+                self.problems.push(io_error(&path, e));
+                return Ok(());
+            }
+        };
+        let reader = id
+            .decrypt(BufReader::new(file))
+            .map_err(|e| invalid(&path, e.to_string()))?;
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        let mut pos = 0u64;
+        loop {
+            line.clear();
+            let (n, too_long) = match read_line_capped(&mut reader, &mut line) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.problems.push(corrupt(
+                        &path,
+                        pos,
+                        format!("cannot decrypt further (decrypted offset): {e}"),
+                    ));
+                    return Ok(());
+                }
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            let start = pos;
+            pos += n as u64;
+            let text = line.trim_ascii();
+            if text.is_empty() && !too_long {
+                continue;
+            }
+            match serde_json::from_slice::<Record>(text) {
+                Ok(rec @ (Record::Folder { .. } | Record::Msg(_) | Record::Flags { .. })) => {
+                    self.apply(&path, start, rec)
+                }
+                Ok(_) => self
+                    .problems
+                    .push(corrupt(&path, start, "unexpected record, skipped")),
+                Err(e) => self.problems.push(corrupt(
+                    &path,
+                    start,
+                    format!("unreadable sealed line (decrypted offset), skipped: {e}"),
+                )),
+            }
+        }
     }
 
     pub fn next_run(&self) -> u32 {

@@ -769,8 +769,15 @@ impl MessageStore for MboxStore {
         })?;
         let file = &self.files[loc.file];
         let stored = if file.compressed {
-            self.pool
-                .read(&file.path, 0, u64::MAX, false, loc.start, loc.stored_len)?
+            self.pool.read(
+                None,
+                &file.path,
+                0,
+                u64::MAX,
+                false,
+                loc.start,
+                loc.stored_len,
+            )?
         } else {
             read_plain(&file.path, loc.start, loc.stored_len)?
         };

@@ -87,6 +87,8 @@ mod files;
 mod inspect;
 mod manifest;
 mod mbox;
+#[cfg(test)]
+mod sealed_tests;
 mod store;
 mod writer;
 
@@ -148,6 +150,23 @@ impl Clone for ArchiveError {
     }
 }
 
+/// Reads an age identity from where the profile (or `--identity`) says; `key` names it in
+/// errors. The secret itself never appears in one.
+pub fn load_identity(
+    archive: &std::path::Path,
+    source: &crate::profile::PasswordSource,
+    key: &str,
+) -> Result<crate::crypt::Identity, ArchiveError> {
+    let secret = source.resolve().map_err(|e| ArchiveError::Invalid {
+        path: archive.to_path_buf(),
+        detail: format!("{key}: {e}"),
+    })?;
+    crate::crypt::Identity::parse(secret).map_err(|e| ArchiveError::Invalid {
+        path: archive.to_path_buf(),
+        detail: format!("{key}: {e}"),
+    })
+}
+
 /// Opens a profile's file source (`archive`, `mbox`, `eml_dir`, `maildir`) as a store.
 /// Everything readable is listed by [`MessageStore::folders`]; see [`open_store_with_problems`]
 /// for what was not.
@@ -161,8 +180,12 @@ pub fn open_store_with_problems(
     source: &Source,
 ) -> Result<(Box<dyn MessageStore>, Vec<ArchiveError>), ArchiveError> {
     Ok(match source {
-        Source::Archive { path } => {
-            let s = ArchiveStore::open(path)?;
+        Source::Archive { path, identity } => {
+            let identity = identity
+                .as_ref()
+                .map(|i| load_identity(path, i, "source.archive.identity"))
+                .transpose()?;
+            let s = ArchiveStore::open_with(path, identity)?;
             let p = s.problems();
             (Box::new(s), p)
         }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::common::{CursorPool, corrupt, invalid, io_error, sha256_hex};
-use super::manifest::{Entry, FolderState, Replay};
+use super::manifest::{Access, Entry, FolderState, Replay};
 use super::mbox::unquote_owned;
 use super::{ArchiveError, MessageStore, StoredFolder, StoredMessage};
 use crate::profile::ArchiveFormat;
@@ -19,6 +19,7 @@ pub struct ArchiveStore {
     replay: Replay,
     problems: Vec<ArchiveError>,
     pool: CursorPool,
+    identity: Option<crate::crypt::Identity>,
 }
 
 impl std::fmt::Debug for ArchiveStore {
@@ -34,7 +35,15 @@ impl std::fmt::Debug for ArchiveStore {
 
 impl ArchiveStore {
     pub fn open(dir: &Path) -> Result<ArchiveStore, ArchiveError> {
-        let replay = Replay::load(dir)?;
+        Self::open_with(dir, None)
+    }
+
+    /// Opens an archive that may be encrypted: an encrypted one needs the identity.
+    pub fn open_with(
+        dir: &Path,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<ArchiveStore, ArchiveError> {
+        let replay = Replay::load(dir, Access::Read(identity.as_ref()))?;
         let mut problems = replay.problems.clone();
         for (file, end) in &replay.ends {
             let path = dir.join(file);
@@ -58,6 +67,7 @@ impl ArchiveStore {
             replay,
             problems,
             pool: CursorPool::default(),
+            identity,
         })
     }
 
@@ -68,6 +78,10 @@ impl ArchiveStore {
 
     pub fn format(&self) -> ArchiveFormat {
         self.replay.format
+    }
+
+    pub(crate) fn identity(&self) -> Option<&crate::crypt::Identity> {
+        self.identity.as_ref()
     }
 
     pub(crate) fn replay(&self) -> &Replay {
@@ -116,9 +130,15 @@ impl ArchiveStore {
         let rel = loc.offset - loc.frame_pos;
         let raw = match self.replay.format {
             ArchiveFormat::Mbox => {
-                let stored = self
-                    .pool
-                    .read(&path, loc.frame, limit, true, rel, loc.length)?;
+                let stored = self.pool.read(
+                    self.identity(),
+                    &path,
+                    loc.frame,
+                    limit,
+                    true,
+                    rel,
+                    loc.length,
+                )?;
                 unquote_owned(stored)
             }
             ArchiveFormat::Tar => {
@@ -130,6 +150,7 @@ impl ArchiveStore {
                     ));
                 }
                 let mut block = self.pool.read(
+                    self.identity(),
                     &path,
                     loc.frame,
                     limit,

@@ -6,7 +6,7 @@
 //! off whatever an interrupted run left (manifest tail, bytes past each file's committed end,
 //! files only that run created), so a killed run costs nothing but its own work.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -17,11 +17,12 @@ use super::common::{
     Digest, date_header, invalid, io_error, normalize_flags, now_rfc3339, parse_internaldate,
 };
 use super::manifest::{
-    Entry, FORMAT_VERSION, FileEnd, FolderState, Loc, MANIFEST, MBOX_DIR, MsgRecord, Record,
-    Replay, RunState, folder_rel_path, volume_name,
+    Access, Entry, FORMAT_VERSION, FileEnd, FolderState, Loc, MANIFEST, MBOX_DIR, MsgRecord,
+    Record, Replay, RunState, Sealing, folder_rel_path, sealed_name, volume_name,
 };
 use super::mbox::{from_line, write_quoted};
 use super::{ArchiveError, MessageMeta};
+use crate::crypt::{Recipients, StreamWriter};
 use crate::profile::ArchiveFormat;
 use crate::providers::Role;
 
@@ -67,9 +68,61 @@ pub struct RunSummary {
     pub files: Vec<String>,
 }
 
-/// Counts bytes on their way to the file.
+/// Where a data file's bytes go: the file, or an age stream into it.
+enum Sink {
+    Plain(BufWriter<File>),
+    Sealed(Option<StreamWriter<BufWriter<File>>>),
+}
+
+impl Sink {
+    fn new(file: File, seal: Option<&Recipients>) -> io::Result<Sink> {
+        let out = BufWriter::with_capacity(256 * 1024, file);
+        Ok(match seal {
+            None => Sink::Plain(out),
+            Some(r) => Sink::Sealed(Some(r.encrypt(out)?)),
+        })
+    }
+
+    /// Makes everything written durable. A sealed stream is ended (it takes no more writes);
+    /// its length on disk is returned.
+    fn sync(&mut self) -> io::Result<Option<u64>> {
+        match self {
+            Sink::Plain(w) => {
+                w.flush()?;
+                w.get_ref().sync_data()?;
+                Ok(None)
+            }
+            Sink::Sealed(stream) => {
+                let mut w = stream.take().ok_or_else(poisoned)?.finish()?;
+                w.flush()?;
+                w.get_ref().sync_data()?;
+                Ok(Some(w.get_ref().metadata()?.len()))
+            }
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Sealed(Some(w)) => w.write(buf),
+            Sink::Sealed(None) => Err(poisoned()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Sealed(Some(w)) => w.flush(),
+            Sink::Sealed(None) => Ok(()),
+        }
+    }
+}
+
+/// Counts bytes on their way to the file (for a sealed file: before encryption, so frame
+/// offsets are positions in the decrypted stream).
 struct Counting {
-    inner: BufWriter<File>,
+    inner: Sink,
     count: u64,
 }
 
@@ -107,7 +160,13 @@ fn poisoned() -> io::Error {
 
 impl FrameWriter {
     /// Opens `path` for appending at its committed `end` (or anew with `truncate`).
-    fn open(path: &Path, level: i32, end: FileEnd, truncate: bool) -> io::Result<FrameWriter> {
+    fn open(
+        path: &Path,
+        level: i32,
+        end: FileEnd,
+        truncate: bool,
+        seal: Option<&Recipients>,
+    ) -> io::Result<FrameWriter> {
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -126,7 +185,7 @@ impl FrameWriter {
             path: path.to_path_buf(),
             level,
             state: Some(FwState::Idle(Counting {
-                inner: BufWriter::with_capacity(256 * 1024, file),
+                inner: Sink::new(file, seal)?,
                 count: 0,
             })),
             start_len: end.len,
@@ -177,10 +236,9 @@ impl FrameWriter {
         self.end_frame()?;
         match self.state.as_mut() {
             Some(FwState::Idle(c)) => {
-                c.inner.flush()?;
-                c.inner.get_ref().sync_data()?;
+                let on_disk = c.inner.sync()?;
                 Ok(FileEnd {
-                    len: self.start_len + c.count,
+                    len: on_disk.unwrap_or(self.start_len + c.count),
                     raw_len: self.pos,
                 })
             }
@@ -244,6 +302,14 @@ pub struct ArchiveWriter {
     open: Vec<(String, FrameWriter)>,
     /// tar: this run's volume.
     volume: Option<(String, tar::Builder<FrameWriter>)>,
+    /// Encrypted archives: how, and the run's sealed records (file, stream, bytes written).
+    sealing: Option<(Sealing, Recipients)>,
+    sealed: Option<(String, Counting)>,
+    /// Folder paths in use, lowercased (sealed: their keys): two names differing only in
+    /// case would share a file on case-insensitive disks.
+    taken: HashSet<String>,
+    /// Sealed archives: folders whose path is still its key (resolved on first use).
+    unresolved: HashSet<usize>,
     failed: Option<String>,
 }
 
@@ -262,11 +328,20 @@ impl ArchiveWriter {
     /// Opens the archive in `dir` (created if missing) for writing, after recovering from any
     /// interrupted run. Fails if another process writes it, if it holds the other `format`,
     /// or if a data file is shorter than committed (damage: see `check`).
+    /// Opens (or creates) the archive in `dir`. With `seal`, it is an encrypted archive
+    /// (tar format only) and only these public recipients are needed to write it.
     pub fn open(
         dir: &Path,
         format: ArchiveFormat,
         level: i32,
+        seal: Option<&Recipients>,
     ) -> Result<ArchiveWriter, ArchiveError> {
+        if seal.is_some() && format != ArchiveFormat::Tar {
+            return Err(invalid(
+                dir,
+                "an encrypted backup is written as tar volumes: set format: tar",
+            ));
+        }
         if !zstd::compression_level_range().contains(&level) {
             return Err(invalid(
                 dir,
@@ -299,6 +374,10 @@ impl ArchiveWriter {
                 format,
                 created: now_rfc3339(),
                 generator: format!("mailferry {}", crate::VERSION),
+                encryption: seal.map(|r| Sealing {
+                    recipients: r.as_strings().to_vec(),
+                    salt: crate::crypt::new_salt(),
+                }),
             };
             let mut line = serde_json::to_vec(&header)
                 .map_err(io::Error::other)
@@ -308,7 +387,22 @@ impl ArchiveWriter {
             file.sync_all().map_err(io)?;
             sync_dir(dir)?;
         }
-        let mut state = Replay::load(dir)?;
+        let mut state = Replay::load(dir, Access::Index)?;
+        match (&state.sealing, seal) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    dir,
+                    "this archive is encrypted: give the profile's target.archive.encryption.recipients (or back up to a new path)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    dir,
+                    "this archive is not encrypted; an encrypted backup needs a new path (the old backups here stay readable)",
+                ));
+            }
+            _ => {}
+        }
         if state.format != format {
             return Err(invalid(
                 dir,
@@ -328,6 +422,22 @@ impl ArchiveWriter {
         manifest
             .seek(SeekFrom::Start(state.committed_len))
             .map_err(io)?;
+        let sealing = match (state.sealing.clone(), seal) {
+            (Some(s), Some(r)) => Some((s, r.clone())),
+            _ => None,
+        };
+        let taken = state
+            .folders
+            .iter()
+            .map(|f| match sealing {
+                Some(_) => f.path.clone(),
+                None => f.path.to_lowercase(),
+            })
+            .collect();
+        let unresolved = match sealing {
+            Some(_) => (0..state.folders.len()).collect(),
+            None => HashSet::new(),
+        };
         Ok(ArchiveWriter {
             dir: dir.to_path_buf(),
             format,
@@ -339,8 +449,28 @@ impl ArchiveWriter {
             run: None,
             open: Vec::new(),
             volume: None,
+            sealing,
+            sealed: None,
+            taken,
+            unresolved,
             failed: None,
         })
+    }
+
+    /// What the state knows a folder by: its name, or in a sealed archive its key.
+    fn slot(&self, name: &str) -> String {
+        match &self.sealing {
+            Some((s, _)) => crate::crypt::key(&s.salt, "folder", name),
+            None => name.to_string(),
+        }
+    }
+
+    /// What marks a folder path as in use: lowercased; in a sealed archive, its key.
+    fn path_id(&self, path: &str) -> String {
+        match &self.sealing {
+            Some((s, _)) => crate::crypt::key(&s.salt, "path", &path.to_lowercase()),
+            None => path.to_lowercase(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -352,14 +482,19 @@ impl ArchiveWriter {
     }
 
     /// Names of the folders the archive holds (committed, plus this run's).
+    /// Folder names the archive holds. An encrypted archive's writer knows folders only by
+    /// their keys, so it names none (its folders are matched when the run asks by name).
     pub fn folders(&self) -> Vec<String> {
+        if self.sealing.is_some() {
+            return Vec::new();
+        }
         self.state.folders.iter().map(|f| f.name.clone()).collect()
     }
 
     /// The messages `folder` already holds, in id order, with their latest flags (this run's
     /// additions and flag updates included). Empty for an unknown folder.
     pub fn known(&self, folder: &str) -> Vec<KnownMessage> {
-        let Some(f) = self.state.folder(folder) else {
+        let Some(f) = self.state.folder(&self.slot(folder)) else {
             return Vec::new();
         };
         f.messages
@@ -497,10 +632,11 @@ impl ArchiveWriter {
         self.usable()?;
         let run = self.open_run()?;
         let flags = normalize_flags(flags);
+        let slot = self.slot(folder);
         let Some(entry) = self
             .state
             .index
-            .get(folder)
+            .get(&slot)
             .and_then(|&i| self.state.folders[i].messages.get(id as usize))
         else {
             return Err(invalid(
@@ -526,7 +662,7 @@ impl ArchiveWriter {
         if let Some(e) = self
             .state
             .index
-            .get(folder)
+            .get(&slot)
             .and_then(|&i| self.state.folders[i].messages.get_mut(id as usize))
         {
             e.meta.flags = flags;
@@ -549,6 +685,15 @@ impl ArchiveWriter {
     }
 
     fn commit_inner(&mut self, p: &mut RunProgress) -> Result<RunSummary, ArchiveError> {
+        if let Some((name, mut c)) = self.sealed.take() {
+            let path = self.dir.join(&name);
+            let len = c.inner.sync().map_err(|e| io_error(&path, e))?;
+            let end = FileEnd {
+                len: len.unwrap_or(c.count),
+                raw_len: c.count,
+            };
+            p.touched.insert(name, end);
+        }
         for (name, mut fw) in std::mem::take(&mut self.open) {
             let end = fw.sync().map_err(|e| io_error(&fw.path, e))?;
             p.touched.insert(name, end);
@@ -635,6 +780,79 @@ impl ArchiveWriter {
     }
 
     fn record(&mut self, rec: &Record) -> Result<(), ArchiveError> {
+        if let Some((sealing, _)) = &self.sealing
+            && matches!(
+                rec,
+                Record::Folder { .. } | Record::Msg(_) | Record::Flags { .. }
+            )
+        {
+            let copy = rec.index_copy(&sealing.salt);
+            self.record_sealed(rec)?;
+            return self.record_plain(&copy);
+        }
+        self.record_plain(rec)
+    }
+
+    /// Appends a record to the run's sealed file, which is created on first use.
+    fn record_sealed(&mut self, rec: &Record) -> Result<(), ArchiveError> {
+        if self.sealed.is_none() {
+            let run = self.open_run()?;
+            let name = sealed_name(run);
+            let path = self.dir.join(&name);
+            let recipients = self.sealing.as_ref().map(|(_, r)| r.clone());
+            let created = self.create_fresh(&path).and_then(|file| {
+                Sink::new(file, recipients.as_ref()).map_err(|e| io_error(&path, e))
+            });
+            let sink = created.map_err(|e| self.fail(e))?;
+            self.sealed = Some((
+                name,
+                Counting {
+                    inner: sink,
+                    count: 0,
+                },
+            ));
+        }
+        let mut line = serde_json::to_vec(rec).map_err(|e| io_error(&self.manifest_path, e))?;
+        line.push(b'\n');
+        let Some((name, out)) = self.sealed.as_mut() else {
+            return Err(invalid(&self.dir, "sealed records missing"));
+        };
+        let path = self.dir.join(&*name);
+        let r = out.write_all(&line);
+        r.map_err(|e| {
+            let e = io_error(&path, e);
+            self.fail(e)
+        })
+    }
+
+    /// A new file of this run (its directory made and remembered for the commit's fsync).
+    fn create_fresh(&mut self, path: &Path) -> Result<File, ArchiveError> {
+        if let Some(parent) = path.parent() {
+            if !parent.exists() {
+                fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+                if let Some(p) = self.run.as_mut() {
+                    p.dirs.insert(self.dir.clone());
+                }
+            }
+            if let Some(p) = self.run.as_mut() {
+                p.dirs.insert(parent.to_path_buf());
+            }
+        }
+        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(invalid(
+                path,
+                "is a symbolic link; refusing to write through it",
+            ));
+        }
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| io_error(path, e))
+    }
+
+    fn record_plain(&mut self, rec: &Record) -> Result<(), ArchiveError> {
         let mut line = serde_json::to_vec(rec).map_err(|e| io_error(&self.manifest_path, e))?;
         line.push(b'\n');
         let r = self.manifest.write_all(&line);
@@ -668,7 +886,9 @@ impl ArchiveWriter {
         name: &str,
         role: Option<Role>,
     ) -> Result<usize, ArchiveError> {
-        if let Some(&i) = self.state.index.get(name) {
+        let slot = self.slot(name);
+        if let Some(&i) = self.state.index.get(&slot) {
+            self.resolve_path(i, name);
             let f = &self.state.folders[i];
             if role.is_some() && role != f.role {
                 let rec = Record::Folder {
@@ -682,31 +902,15 @@ impl ArchiveWriter {
             }
             return Ok(i);
         }
-        let rel = folder_rel_path(name);
-        let taken = |p: &str| {
-            let p = p.to_lowercase();
-            self.state
-                .folders
-                .iter()
-                .any(|f| f.path.to_lowercase() == p)
-        };
-        let candidate = |n: u32| {
-            let suffix = if n == 1 {
-                String::new()
-            } else {
-                format!("~{n}")
-            };
-            match self.format {
-                ArchiveFormat::Mbox => format!("{MBOX_DIR}/{rel}{suffix}.mbox.zst"),
-                ArchiveFormat::Tar => format!("{rel}{suffix}"),
-            }
-        };
-        // Two names differing only in case would share a file on case-insensitive disks.
         let mut n = 1;
-        while taken(&candidate(n)) {
+        while self
+            .taken
+            .contains(&self.path_id(&self.candidate_path(name, n)))
+        {
             n += 1;
         }
-        let path = candidate(n);
+        let path = self.candidate_path(name, n);
+        self.taken.insert(self.path_id(&path));
         self.record(&Record::Folder {
             run,
             folder: name.to_string(),
@@ -718,9 +922,9 @@ impl ArchiveWriter {
         self.sync_manifest()?;
         self.state
             .index
-            .insert(name.to_string(), self.state.folders.len());
+            .insert(slot.clone(), self.state.folders.len());
         self.state.folders.push(FolderState {
-            name: name.to_string(),
+            name: slot,
             role,
             path,
             messages: Vec::new(),
@@ -729,6 +933,36 @@ impl ArchiveWriter {
     }
 
     /// Opens a data file for this run at its current end (`fresh`: empty it first).
+    /// The `n`th choice of path for a folder (`~n` added from the second on).
+    fn candidate_path(&self, name: &str, n: u32) -> String {
+        let rel = folder_rel_path(name);
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("~{n}")
+        };
+        match self.format {
+            ArchiveFormat::Mbox => format!("{MBOX_DIR}/{rel}{suffix}.mbox.zst"),
+            ArchiveFormat::Tar => format!("{rel}{suffix}"),
+        }
+    }
+
+    /// In a sealed archive a folder read from the index knows only its path's key: the path
+    /// is found again from the name, trying the same choices as when it was made.
+    fn resolve_path(&mut self, i: usize, name: &str) {
+        if !self.unresolved.remove(&i) {
+            return;
+        }
+        let key = self.state.folders[i].path.clone();
+        for n in 1..=10_000 {
+            let candidate = self.candidate_path(name, n);
+            if self.path_id(&candidate) == key {
+                self.state.folders[i].path = candidate;
+                return;
+            }
+        }
+    }
+
     fn open_data_file(&mut self, file: &str, fresh: bool) -> Result<FrameWriter, ArchiveError> {
         let path = self.dir.join(file);
         let Some(p) = self.run.as_mut() else {
@@ -772,7 +1006,8 @@ impl ArchiveWriter {
         p.start_lens
             .entry(file.to_string())
             .or_insert(if fresh { 0 } else { end.len });
-        FrameWriter::open(&path, self.level, end, fresh).map_err(|e| io_error(&path, e))
+        let seal = self.sealing.as_ref().map(|(_, r)| r);
+        FrameWriter::open(&path, self.level, end, fresh, seal).map_err(|e| io_error(&path, e))
     }
 
     fn write_mbox(
@@ -831,7 +1066,7 @@ impl ArchiveWriter {
     ) -> Result<Loc, ArchiveError> {
         let entry_path = format!("{}/{id:06}.eml", self.state.folders[fi].path);
         if self.volume.is_none() {
-            let name = volume_name(run);
+            let name = volume_name(run, self.sealing.is_some());
             let fw = self.open_data_file(&name, true)?;
             self.volume = Some((name, tar::Builder::new(fw)));
         }
@@ -994,7 +1229,7 @@ mod tests {
     #[test]
     fn leftovers_of_a_run_whose_records_were_lost_need_no_manual_step() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Mbox, 3).unwrap();
+        let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Mbox, 3, None).unwrap();
         w.begin_run().unwrap();
         w.add(meta("INBOX"), b"Subject: one\r\n\r\nbody\r\n")
             .unwrap();
@@ -1012,7 +1247,7 @@ mod tests {
         manifest.set_len(committed).unwrap();
         drop(manifest);
 
-        let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Mbox, 3).unwrap();
+        let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Mbox, 3, None).unwrap();
         w.begin_run().unwrap();
         w.add(meta("New"), b"Subject: two\r\n\r\nbody\r\n").unwrap();
         w.commit_run().unwrap();

@@ -9,6 +9,31 @@ use mailferry::text::{human_bytes, name_width, pad};
 pub struct Args {
     #[command(subcommand)]
     command: ArchiveCommand,
+    /// The age identity (secret key file from age-keygen, or an SSH private key) that opens
+    /// an encrypted archive.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILFERRY_IDENTITY",
+        value_name = "KEY_FILE"
+    )]
+    identity: Option<PathBuf>,
+}
+
+/// The identity given with `--identity`, read when the archive is opened.
+fn identity(
+    dir: &std::path::Path,
+    file: &Option<PathBuf>,
+) -> anyhow::Result<Option<mailferry::crypt::Identity>> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let source = mailferry::profile::PasswordSource::File(file.clone());
+    Ok(Some(mailferry::archive::load_identity(
+        dir,
+        &source,
+        "--identity",
+    )?))
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -64,10 +89,12 @@ enum Format {
 }
 
 pub async fn execute(args: Args) -> anyhow::Result<i32> {
+    let key = args.identity;
     match args.command {
         ArchiveCommand::Ls { dir, json } => {
+            let id = identity(&dir, &key)?;
             let listing =
-                tokio::task::spawn_blocking(move || mailferry::archive::list(&dir)).await??;
+                tokio::task::spawn_blocking(move || mailferry::archive::list(&dir, id)).await??;
             if json {
                 println!("{}", serde_json::to_string(&listing)?);
                 return Ok(0);
@@ -134,8 +161,9 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
                 before,
             };
             let target = to.clone();
+            let id = identity(&dir, &key)?;
             let summary = tokio::task::spawn_blocking(move || {
-                let store = mailferry::archive::ArchiveStore::open(&dir)?;
+                let store = mailferry::archive::ArchiveStore::open_with(&dir, id)?;
                 mailferry::archive::export(&store, &target, format, &options)
             })
             .await??;
@@ -156,8 +184,9 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
             Ok(if summary.problems.is_empty() { 0 } else { 1 })
         }
         ArchiveCommand::Check { dir, json } => {
+            let id = identity(&dir, &key)?;
             let report =
-                tokio::task::spawn_blocking(move || mailferry::archive::check(&dir)).await??;
+                tokio::task::spawn_blocking(move || mailferry::archive::check(&dir, id)).await??;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

@@ -260,7 +260,7 @@ pub async fn source_side(
         }
         other => {
             let label = match other {
-                Source::Archive { path } => format!("archive:{}", path.display()),
+                Source::Archive { path, .. } => format!("archive:{}", path.display()),
                 Source::Mbox { path } => format!("mbox:{}", path.display()),
                 Source::EmlDir { path } => format!("eml:{}", path.display()),
                 Source::Maildir { path } => format!("maildir:{}", path.display()),

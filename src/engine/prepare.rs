@@ -149,6 +149,7 @@ pub(super) async fn prepare(
         TargetSide::Archive(a) => {
             let dir = a.path.clone();
             let (format, level) = (a.format, a.compression_level);
+            let seal = a.encryption.clone();
             let names = if opts.dry_run {
                 // A dry run reads the archive as a restore would: no lock, no recovery.
                 if dir.exists() {
@@ -158,10 +159,11 @@ pub(super) async fn prepare(
                 }
                 preview.keys().cloned().collect()
             } else {
-                let w =
-                    tokio::task::spawn_blocking(move || ArchiveWriter::open(&dir, format, level))
-                        .await
-                        .map_err(blocking_err)??;
+                let w = tokio::task::spawn_blocking(move || {
+                    ArchiveWriter::open(&dir, format, level, seal.as_ref())
+                })
+                .await
+                .map_err(blocking_err)??;
                 let names = w.folders();
                 writer = Some(w);
                 names

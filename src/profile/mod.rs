@@ -56,9 +56,10 @@ pub enum Source {
     Imap(ImapAccount),
     /// A POP3 mailbox (INBOX only), read and never changed.
     Pop3(Pop3Account),
-    /// One of our archives.
+    /// One of our archives; an encrypted one needs the identity (an age secret key).
     Archive {
         path: PathBuf,
+        identity: Option<PasswordSource>,
     },
     /// A foreign mbox file, or a folder of `.mbox` / `.mbox.zst` files.
     Mbox {
@@ -94,6 +95,8 @@ pub struct ArchiveTarget {
     /// A backup is committed each time this many bytes were added (and at least every
     /// minute), so a run stopped late keeps what it had written.
     pub commit_every: u64,
+    /// Encrypt to these public keys (tar format): the backup host needs no secret.
+    pub encryption: Option<crate::crypt::Recipients>,
 }
 
 /// The default of `target.archive.commit_every`.
@@ -247,6 +250,7 @@ pub const DEFAULT_WORKERS: usize = 4;
 pub const DEFAULT_COMPRESSION_LEVEL: i32 = 3;
 const COMPRESSION_LEVELS: std::ops::RangeInclusive<i64> = 1..=22;
 
+const ENCRYPTION_HINT: &str = "e.g. encryption: { recipients: [\"age1...\"] }: the public key printed by `age-keygen -o key.txt` (keep key.txt off the backup host; restore needs it)";
 const PASSWORD_HINT: &str =
     "use password: { env: VAR }, { file: path } or { command: \"pass show mail/163\" }";
 const SIZE_HINT: &str = "write e.g. 50MB, 68 MB, 1.5GB, 512KiB or 100000 (bytes); KB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024";
@@ -354,7 +358,7 @@ struct RawGmail {
 struct RawSource {
     imap: Option<RawImap>,
     pop3: Option<RawPop3>,
-    archive: Option<PathSpec>,
+    archive: Option<ArchiveSpec>,
     mbox: Option<PathSpec>,
     eml_dir: Option<PathSpec>,
     maildir: Option<PathSpec>,
@@ -404,6 +408,14 @@ struct RawArchiveTarget {
     format: Option<ArchiveFormat>,
     compression_level: Option<i64>,
     commit_every: Option<String>,
+    encryption: Option<RawEncryption>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEncryption {
+    #[serde(default)]
+    recipients: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -521,6 +533,47 @@ impl<'de> Deserialize<'de> for RawPassword {
         }
 
         deserializer.deserialize_any(PasswordVisitor)
+    }
+}
+
+/// `archive: PATH` or `archive: { path: PATH, identity: { file: KEY.txt } }`.
+struct ArchiveSpec {
+    path: String,
+    identity: Option<RawPassword>,
+}
+
+impl<'de> Deserialize<'de> for ArchiveSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            path: String,
+            identity: Option<RawPassword>,
+        }
+
+        struct ArchiveVisitor;
+
+        impl<'de> Visitor<'de> for ArchiveVisitor {
+            type Value = ArchiveSpec;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a path, or { path: ..., identity: { file: ... } }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ArchiveSpec, E> {
+                Ok(ArchiveSpec {
+                    path: v.to_owned(),
+                    identity: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ArchiveSpec, A::Error> {
+                Full::deserialize(de::value::MapAccessDeserializer::new(map)).map(|f| ArchiveSpec {
+                    path: f.path,
+                    identity: f.identity,
+                })
+            }
+        }
+
+        deserializer.deserialize_any(ArchiveVisitor)
     }
 }
 
@@ -722,7 +775,11 @@ impl Ctx<'_> {
             })
         } else if let Some(p) = raw.archive {
             Source::Archive {
-                path: self.path("source.archive", &p.0)?,
+                path: self.path("source.archive", &p.path)?,
+                identity: p
+                    .identity
+                    .map(|raw| self.password("source.archive.identity", raw.0))
+                    .transpose()?,
             }
         } else if let Some(p) = raw.mbox {
             Source::Mbox {
@@ -840,11 +897,37 @@ impl Ctx<'_> {
                 )
             })?,
         };
+        let encryption = match raw.encryption {
+            None => None,
+            Some(e) => Some(
+                crate::crypt::Recipients::parse(&e.recipients).map_err(|(i, e)| {
+                    let key = if i == 0 && e.0.starts_with("no recipient") {
+                        "target.archive.encryption.recipients".to_string()
+                    } else {
+                        format!("target.archive.encryption.recipients[{i}]")
+                    };
+                    self.err(&key, e.0, Some(ENCRYPTION_HINT.into()))
+                })?,
+            ),
+        };
+        let format = match (raw.format, &encryption) {
+            (Some(ArchiveFormat::Mbox), Some(_)) => {
+                return Err(self.err(
+                    "target.archive.format",
+                    "an encrypted backup is written as tar volumes",
+                    Some("remove format: mbox, or set format: tar".into()),
+                ));
+            }
+            (Some(f), _) => f,
+            (None, Some(_)) => ArchiveFormat::Tar,
+            (None, None) => ArchiveFormat::Mbox,
+        };
         Ok(ArchiveTarget {
             path,
-            format: raw.format.unwrap_or(ArchiveFormat::Mbox),
+            format,
             compression_level,
             commit_every,
+            encryption,
         })
     }
 
