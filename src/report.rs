@@ -57,6 +57,12 @@ pub struct Report {
     /// `run --verify`: the verdict of checking the target against the source afterwards.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<crate::verify::Verdict>,
+    /// A backup with `retention`: messages removed from the archive because the source
+    /// deleted them longer ago than the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<u64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pruned_before: String,
 }
 
 impl Report {
@@ -181,6 +187,13 @@ impl Report {
         }
         if let Some(v) = &self.verify {
             let _ = writeln!(out, "verify: {}", v.summary());
+        }
+        if let Some(n) = self.pruned {
+            let args = [
+                ("count", n.to_string()),
+                ("cutoff", self.pruned_before.clone()),
+            ];
+            let _ = writeln!(out, "{}", ta("run-pruned", &args));
         }
         if self.cancelled {
             let _ = writeln!(out, "{}", t("run-stopped"));

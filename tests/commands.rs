@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "archive",
     "archive-ls",
     "archive-check",
+    "archive-prune",
     "archive-export",
     "verify",
     "init",

@@ -32,6 +32,9 @@ pub struct Listing {
     pub interrupted_run: Option<u32>,
     /// Damage found while listing, each naming file and offset.
     pub problems: Vec<String>,
+    /// An encrypted archive's recipients (public keys); empty when it is not encrypted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,10 +70,11 @@ pub fn list(dir: &Path, identity: Option<crate::crypt::Identity>) -> Result<List
             name: f.name.clone(),
             role: f.role,
             path: f.path.clone(),
-            messages: f.messages.len() as u64,
+            messages: f.messages.iter().filter(|e| !e.dropped).count() as u64,
             bytes: f
                 .messages
                 .iter()
+                .filter(|e| !e.dropped)
                 .fold(0u64, |a, e| a.saturating_add(e.meta.size)),
         })
         .collect();
@@ -98,6 +102,11 @@ pub fn list(dir: &Path, identity: Option<crate::crypt::Identity>) -> Result<List
         stored_bytes: r.ends.values().fold(0u64, |a, e| a.saturating_add(e.len)),
         folders,
         interrupted_run: r.pending.as_ref().map(|p| p.run),
+        recipients: r
+            .sealing
+            .as_ref()
+            .map(|s| s.recipients.clone())
+            .unwrap_or_default(),
         problems: store.problems().iter().map(ToString::to_string).collect(),
     })
 }
@@ -169,6 +178,9 @@ pub fn check(
     let mut by_file: BTreeMap<&str, BTreeMap<u64, Vec<Item>>> = BTreeMap::new();
     for f in &r.folders {
         for (id, e) in f.messages.iter().enumerate() {
+            if e.dropped {
+                continue;
+            }
             report.messages_total += 1;
             by_file
                 .entry(e.loc.file.as_str())

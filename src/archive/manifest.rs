@@ -89,6 +89,34 @@ pub(crate) enum Record {
         sha256: String,
         flags: Vec<String>,
     },
+    /// Messages the source no longer held when run `run` began at `at` (retention counts
+    /// from the first such record).
+    Gone {
+        run: u32,
+        folder: String,
+        ids: Vec<u64>,
+        at: String,
+    },
+    /// Messages marked gone that the source holds again.
+    Back {
+        run: u32,
+        folder: String,
+        ids: Vec<u64>,
+    },
+    /// A prune rewrote the file holding this message: its bytes are now at `loc`.
+    Moved {
+        run: u32,
+        folder: String,
+        id: u64,
+        loc: Loc,
+    },
+    /// A prune removed this message (its id stays taken).
+    Drop {
+        run: u32,
+        folder: String,
+        id: u64,
+        sha256: String,
+    },
     Commit {
         run: u32,
         finished: String,
@@ -136,20 +164,18 @@ impl Record {
                 m.meta.labels.clear();
                 Record::Msg(m)
             }
-            Record::Flags {
-                run,
-                folder,
-                id,
-                sha256,
-                flags,
-            } => Record::Flags {
-                run: *run,
-                folder: key(salt, "folder", folder),
-                id: *id,
-                sha256: sha256.clone(),
-                flags: flags.clone(),
-            },
-            other => other.clone(),
+            other => {
+                let mut copy = other.clone();
+                if let Record::Flags { folder, .. }
+                | Record::Gone { folder, .. }
+                | Record::Back { folder, .. }
+                | Record::Moved { folder, .. }
+                | Record::Drop { folder, .. } = &mut copy
+                {
+                    *folder = key(salt, "folder", folder);
+                }
+                copy
+            }
         }
     }
 }
@@ -167,6 +193,21 @@ pub(crate) enum Access<'a> {
 pub(crate) struct Entry {
     pub meta: MessageMeta,
     pub loc: Loc,
+    /// When a backup first found the source without it (RFC 3339), while it stays so.
+    pub gone_since: Option<String>,
+    /// Removed by a prune: no longer listed or readable.
+    pub dropped: bool,
+}
+
+impl Entry {
+    pub fn new(meta: MessageMeta, loc: Loc) -> Entry {
+        Entry {
+            meta,
+            loc,
+            gone_since: None,
+            dropped: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -589,12 +630,10 @@ impl Replay {
                 continue;
             }
             match serde_json::from_slice::<Record>(text) {
-                Ok(rec @ (Record::Folder { .. } | Record::Msg(_) | Record::Flags { .. })) => {
-                    self.apply(&path, start, rec)
-                }
-                Ok(_) => self
+                Ok(Record::Archive { .. } | Record::Run { .. } | Record::Commit { .. }) => self
                     .problems
                     .push(corrupt(&path, start, "unexpected record, skipped")),
+                Ok(rec) => self.apply(&path, start, rec),
                 Err(e) => self.problems.push(corrupt(
                     &path,
                     start,
@@ -602,6 +641,34 @@ impl Replay {
                 )),
             }
         }
+    }
+
+    /// The entries of `folder` with these ids; an unknown one is listed as a problem.
+    fn entries(&mut self, path: &Path, offset: u64, folder: &str, ids: &[u64]) -> Vec<&mut Entry> {
+        let Some(&fi) = self.index.get(folder) else {
+            self.problems.push(corrupt(
+                path,
+                offset,
+                format!("record for unknown folder {folder:?}, skipped"),
+            ));
+            return Vec::new();
+        };
+        let len = self.folders[fi].messages.len() as u64;
+        if let Some(bad) = ids.iter().find(|&&id| id >= len) {
+            self.problems.push(corrupt(
+                path,
+                offset,
+                format!("record for unknown message {bad} of {folder:?}, skipped"),
+            ));
+        }
+        let wanted: std::collections::HashSet<u64> = ids.iter().copied().collect();
+        self.folders[fi]
+            .messages
+            .iter_mut()
+            .enumerate()
+            .filter(|(id, _)| wanted.contains(&(*id as u64)))
+            .map(|(_, e)| e)
+            .collect()
     }
 
     pub fn next_run(&self) -> u32 {
@@ -629,7 +696,11 @@ impl Replay {
                     return;
                 }
                 match self.index.get(&folder) {
-                    Some(&i) => self.folders[i].role = role,
+                    Some(&i) => {
+                        // A prune moves an mbox folder to a new file.
+                        self.folders[i].role = role;
+                        self.folders[i].path = p;
+                    }
                     None => {
                         self.index.insert(folder.clone(), self.folders.len());
                         self.folders.push(FolderState {
@@ -674,7 +745,7 @@ impl Replay {
                         format!("message {} of {:?}: {what}", m.id, meta.folder),
                     ));
                 }
-                f.messages.push(Entry { meta, loc: m.loc });
+                f.messages.push(Entry::new(meta, m.loc));
             }
             Record::Flags {
                 folder,
@@ -706,6 +777,49 @@ impl Replay {
                         offset,
                         format!("flag update for unknown message {id} of {folder:?}, skipped"),
                     )),
+                }
+            }
+            Record::Gone {
+                folder, ids, at, ..
+            } => {
+                for e in self.entries(path, offset, &folder, &ids) {
+                    e.gone_since.get_or_insert_with(|| at.clone());
+                }
+            }
+            Record::Back { folder, ids, .. } => {
+                for e in self.entries(path, offset, &folder, &ids) {
+                    e.gone_since = None;
+                }
+            }
+            Record::Moved {
+                folder, id, loc, ..
+            } => {
+                let format = self.format;
+                let sane = safe_rel_path(&loc.file) && sane_location(&loc, format);
+                let moved = match self.entries(path, offset, &folder, &[id]).pop() {
+                    Some(e) if sane => {
+                        e.loc = loc;
+                        true
+                    }
+                    _ => false,
+                };
+                if !moved {
+                    self.problems.push(corrupt(
+                        path,
+                        offset,
+                        format!("new location of message {id} of {folder:?} is unusable, skipped"),
+                    ));
+                }
+            }
+            Record::Drop {
+                folder, id, sha256, ..
+            } => {
+                if let Some(e) = self
+                    .entries(path, offset, &folder, &[id])
+                    .pop()
+                    .filter(|e| e.meta.sha256 == sha256)
+                {
+                    e.dropped = true;
                 }
             }
             Record::Archive { .. } | Record::Run { .. } | Record::Commit { .. } => {

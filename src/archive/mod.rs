@@ -100,7 +100,7 @@ pub use inspect::{
 pub use manifest::FORMAT_VERSION;
 pub use mbox::{MboxStore, OUR_SENDER};
 pub use store::ArchiveStore;
-pub use writer::{ArchiveWriter, KnownMessage, RunSummary};
+pub use writer::{ArchiveWriter, KnownMessage, PruneReport, PrunedMessage, RunSummary, cutoff};
 
 use crate::profile::Source;
 

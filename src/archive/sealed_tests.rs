@@ -199,3 +199,36 @@ fn an_interrupted_sealed_run_is_undone_by_the_next_writer() {
     let manifest = fs::read_to_string(dir.path().join(MANIFEST)).unwrap();
     assert!(!manifest.contains("INBOX"));
 }
+
+#[test]
+fn a_sealed_archive_is_pruned_with_the_identity_and_stays_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, id) = keys();
+    let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Tar, 3, Some(&r)).unwrap();
+    w.begin_run().unwrap();
+    w.add(meta(SECRET_FOLDER, &[]), MAIL).unwrap();
+    w.add(meta(SECRET_FOLDER, &[]), b"Subject: obsolete\r\n\r\n\r\n")
+        .unwrap();
+    w.commit_run().unwrap();
+    drop(w);
+    let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Tar, 3, Some(&r)).unwrap();
+    w.begin_run().unwrap();
+    w.mark_seen(SECRET_FOLDER, vec![1], vec![]).unwrap();
+    w.commit_run().unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let e = w.prune(None, later, false).unwrap_err();
+    assert!(e.to_string().contains("identity"), "{e}");
+    drop(w);
+    let mut w = ArchiveWriter::open(dir.path(), ArchiveFormat::Tar, 3, Some(&r)).unwrap();
+    let report = w.prune(Some(id.clone()), later, false).unwrap();
+    assert_eq!(report.removed.len(), 1);
+    drop(w);
+    let bytes = all_bytes(dir.path());
+    for clear in ["Lawsuit", "settlement", "obsolete"] {
+        assert!(!contains(&bytes, clear), "{clear:?} is readable");
+    }
+    let store = ArchiveStore::open_with(dir.path(), Some(id)).unwrap();
+    let folders = store.folders().unwrap();
+    assert_eq!(folders[0].messages.len(), 1);
+    assert_eq!(store.read(SECRET_FOLDER, 0).unwrap(), MAIL);
+}

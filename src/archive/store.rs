@@ -240,6 +240,7 @@ impl MessageStore for ArchiveStore {
                     .messages
                     .iter()
                     .enumerate()
+                    .filter(|(_, e)| !e.dropped)
                     .map(|(id, e)| {
                         // The folder's latest role, which may have been recorded after it.
                         let mut meta = e.meta.clone();
@@ -259,7 +260,8 @@ impl MessageStore for ArchiveStore {
             .replay
             .folder(folder)
             .ok_or_else(|| invalid(&self.dir, format!("no folder {folder:?} in the archive")))?;
-        let e = f.messages.get(id as usize).ok_or_else(|| {
+        let e = f.messages.get(id as usize).filter(|e| !e.dropped);
+        let e = e.ok_or_else(|| {
             invalid(
                 &self.dir,
                 format!("no message {id} in archived folder {folder:?}"),

@@ -23,8 +23,11 @@ use super::manifest::{
 use super::mbox::{from_line, write_quoted};
 use super::{ArchiveError, MessageMeta};
 use crate::crypt::{Recipients, StreamWriter};
+
+mod prune;
 use crate::profile::ArchiveFormat;
 use crate::providers::Role;
+pub use prune::{PruneReport, PrunedMessage, cutoff};
 
 /// A new zstd frame starts once the current one holds this many decompressed bytes: reading
 /// one message decodes at most about this much.
@@ -47,6 +50,8 @@ pub struct KnownMessage {
     pub message_id: Option<String>,
     pub source_uidvalidity: Option<u32>,
     pub source_uid: Option<u32>,
+    /// A backup found the source without it (retention may drop it later).
+    pub gone: bool,
 }
 
 /// What one committed run did.
@@ -279,6 +284,8 @@ struct RunProgress {
     /// Directories whose entries changed (new files or directories): fsynced at commit.
     dirs: BTreeSet<PathBuf>,
     folders: BTreeSet<String>,
+    /// Data files this run replaces (a prune): committed with an end of zero, then deleted.
+    removed: BTreeSet<String>,
 }
 
 /// The writer of one backup archive. Synchronous and blocking: run it on its own thread.
@@ -500,6 +507,7 @@ impl ArchiveWriter {
         f.messages
             .iter()
             .enumerate()
+            .filter(|(_, e)| !e.dropped)
             .map(|(id, e)| KnownMessage {
                 id: id as u64,
                 fingerprint: e.meta.fingerprint.clone(),
@@ -509,8 +517,57 @@ impl ArchiveWriter {
                 message_id: e.meta.message_id.clone(),
                 source_uidvalidity: e.meta.source_uidvalidity,
                 source_uid: e.meta.source_uid,
+                gone: e.gone_since.is_some(),
             })
             .collect()
+    }
+
+    /// Records which messages of a folder the source no longer holds (`gone`) and which it
+    /// holds again (`back`), for retention. Ids as [`ArchiveWriter::known`] gives them.
+    pub fn mark_seen(
+        &mut self,
+        folder: &str,
+        gone: Vec<u64>,
+        back: Vec<u64>,
+    ) -> Result<(), ArchiveError> {
+        self.usable()?;
+        let run = self.open_run()?;
+        let slot = self.slot(folder);
+        let Some(&fi) = self.state.index.get(&slot) else {
+            return Ok(());
+        };
+        let at = self
+            .run
+            .as_ref()
+            .map(|r| r.started.clone())
+            .unwrap_or_else(now_rfc3339);
+        if !gone.is_empty() {
+            self.record(&Record::Gone {
+                run,
+                folder: folder.to_string(),
+                ids: gone.clone(),
+                at: at.clone(),
+            })?;
+        }
+        if !back.is_empty() {
+            self.record(&Record::Back {
+                run,
+                folder: folder.to_string(),
+                ids: back.clone(),
+            })?;
+        }
+        let messages = &mut self.state.folders[fi].messages;
+        for id in gone {
+            if let Some(e) = messages.get_mut(id as usize) {
+                e.gone_since.get_or_insert_with(|| at.clone());
+            }
+        }
+        for id in back {
+            if let Some(e) = messages.get_mut(id as usize) {
+                e.gone_since = None;
+            }
+        }
+        Ok(())
     }
 
     /// Starts a run; returns its number. A run that adds nothing costs two manifest lines.
@@ -536,6 +593,7 @@ impl ArchiveWriter {
             touched: BTreeMap::new(),
             dirs: BTreeSet::new(),
             folders: BTreeSet::new(),
+            removed: BTreeSet::new(),
         });
         Ok(run)
     }
@@ -617,7 +675,7 @@ impl ArchiveWriter {
             p.bytes += meta.size;
             p.folders.insert(meta.folder.clone());
         }
-        self.state.folders[fi].messages.push(Entry { meta, loc });
+        self.state.folders[fi].messages.push(Entry::new(meta, loc));
         Ok(id)
     }
 
@@ -707,6 +765,9 @@ impl ArchiveWriter {
         for d in &p.dirs {
             sync_dir(d)?;
         }
+        for f in &p.removed {
+            p.touched.insert(f.clone(), FileEnd::default());
+        }
         let stored: u64 = p
             .touched
             .iter()
@@ -781,9 +842,9 @@ impl ArchiveWriter {
 
     fn record(&mut self, rec: &Record) -> Result<(), ArchiveError> {
         if let Some((sealing, _)) = &self.sealing
-            && matches!(
+            && !matches!(
                 rec,
-                Record::Folder { .. } | Record::Msg(_) | Record::Flags { .. }
+                Record::Archive { .. } | Record::Run { .. } | Record::Commit { .. }
             )
         {
             let copy = rec.index_copy(&sealing.salt);
@@ -1165,6 +1226,11 @@ fn recover(dir: &Path, state: &mut Replay, manifest: &File) -> Result<(), Archiv
                     &path,
                     "is a symbolic link; refusing to write through it",
                 ));
+            }
+            // Replaced by a committed prune that was stopped before deleting it.
+            Ok(_) if *end == FileEnd::default() => {
+                fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+                tracing::info!("{}: removed, a prune replaced it", path.display());
             }
             Ok(m) if m.len() > end.len => {
                 OpenOptions::new()

@@ -55,6 +55,23 @@ enum ArchiveCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove from a backup the messages the source deleted longer ago than a rule.
+    ///
+    /// Each backup run notes which archived messages it no longer finds on the source; only
+    /// those found deleted before the cutoff go. Affected files are rewritten to new files and
+    /// swapped in by one manifest commit, so a prune stopped at any point leaves a whole
+    /// archive. Nothing is deleted on any server. Use --dry-run first.
+    Prune {
+        dir: PathBuf,
+        /// Keep messages deleted on the source more recently than this (e.g. 90d, 12w).
+        #[arg(long, value_parser = duration, value_name = "AGE")]
+        keep_deleted_for: std::time::Duration,
+        /// List what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write an archive out as plain files other programs open.
     ///
     /// mbox: one mboxrd file per folder, flags in Status/X-Status/X-Keywords (Thunderbird's
@@ -79,6 +96,11 @@ enum ArchiveCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `90d`, `12w`, `36h`: the units of `schedule.alert_after`.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    mailferry::profile::parse_duration(text)
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -183,6 +205,12 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
             }
             Ok(if summary.problems.is_empty() { 0 } else { 1 })
         }
+        ArchiveCommand::Prune {
+            dir,
+            keep_deleted_for,
+            dry_run,
+            json,
+        } => prune(dir, &key, keep_deleted_for, dry_run, json).await,
         ArchiveCommand::Check { dir, json } => {
             let id = identity(&dir, &key)?;
             let report =
@@ -219,4 +247,67 @@ pub async fn execute(args: Args) -> anyhow::Result<i32> {
             Ok(if report.ok { 0 } else { 1 })
         }
     }
+}
+
+async fn prune(
+    dir: PathBuf,
+    key: &Option<PathBuf>,
+    keep: std::time::Duration,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let id = identity(&dir, key)?;
+    let cutoff = mailferry::archive::cutoff(chrono::Utc::now(), keep);
+    let report = tokio::task::spawn_blocking(move || {
+        let listing = mailferry::archive::list(&dir, id.clone())?;
+        // The rewritten volumes of an encrypted archive go to the recipients it names.
+        let recipients = (!listing.recipients.is_empty())
+            .then(|| mailferry::crypt::Recipients::parse(&listing.recipients))
+            .transpose()
+            .map_err(|(_, e)| mailferry::archive::ArchiveError::Invalid {
+                path: dir.clone(),
+                detail: e.to_string(),
+            })?;
+        let mut w = mailferry::archive::ArchiveWriter::open(
+            &dir,
+            listing.format,
+            mailferry::profile::DEFAULT_COMPRESSION_LEVEL,
+            recipients.as_ref(),
+        )?;
+        w.prune(id, cutoff, dry_run)
+    })
+    .await??;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(0);
+    }
+    let w = name_width(report.removed.iter().map(|m| m.folder.as_str()));
+    for m in &report.removed {
+        println!(
+            "  {}  #{:<6} {:>10}  {}",
+            pad(&m.folder, w),
+            m.id,
+            human_bytes(m.size),
+            m.gone_since
+        );
+    }
+    let verb = t(if dry_run {
+        "prune-would-remove"
+    } else {
+        "prune-removed"
+    });
+    println!(
+        "{}",
+        ta(
+            "prune-summary",
+            &[
+                ("count", report.removed.len().to_string()),
+                ("cutoff", report.cutoff.clone()),
+                ("verb", verb),
+                ("bytes", human_bytes(report.bytes_removed)),
+                ("kept", report.deleted_kept.to_string()),
+            ],
+        )
+    );
+    Ok(0)
 }

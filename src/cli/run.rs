@@ -85,6 +85,35 @@ fn after_run(
     }
 }
 
+/// `retention.keep_deleted_for`: a backup that went well ends by pruning its archive.
+async fn prune_after_backup(
+    profile: &mailferry::profile::Profile,
+    report: &mut mailferry::report::Report,
+) {
+    use mailferry::profile::Target;
+    let Target::Archive(a) = &profile.target else {
+        return;
+    };
+    let Some(keep) = a.keep_deleted_for else {
+        return;
+    };
+    let (dir, format, level) = (a.path.clone(), a.format, a.compression_level);
+    let cutoff = mailferry::archive::cutoff(chrono::Utc::now(), keep);
+    let pruned = tokio::task::spawn_blocking(move || {
+        mailferry::archive::ArchiveWriter::open(&dir, format, level, None)?
+            .prune(None, cutoff, false)
+    })
+    .await;
+    match pruned {
+        Ok(Ok(p)) => {
+            report.pruned = Some(p.removed.len() as u64);
+            report.pruned_before = p.cutoff;
+        }
+        Ok(Err(e)) => report.warnings.push(format!("retention: {e}")),
+        Err(e) => report.warnings.push(format!("retention: {e}")),
+    }
+}
+
 async fn run_job(
     args: Args,
     profile: &mailferry::profile::Profile,
@@ -126,6 +155,9 @@ async fn run_job(
         report.verify = Some(verdict);
     }
     sides.0.close().await;
+    if !args.dry_run && !report.cancelled && report.exit_code() == 0 {
+        prune_after_backup(&profile, &mut report).await;
+    }
     display.finish();
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -123,6 +123,8 @@ struct TargetState {
     messages: Vec<TargetMsg>,
     /// Message ids of an archive folder, in the order of `messages`.
     archive: bool,
+    /// Archive: ids of the messages an earlier backup found deleted on the source.
+    gone: std::collections::HashSet<u32>,
 }
 
 pub(super) async fn prepare(
@@ -259,6 +261,11 @@ pub(super) async fn prepare(
         // An archive is a record of the source: its flags follow the source's.
         FlagPolicy::Mirror
     };
+    // A backup notes which archived messages the source deleted, for retention. Only when it
+    // sees whole folders: a filter, or POP3's window, leaves out mail that was not deleted.
+    let track_deletions = !opts.dry_run
+        && profile.filters.selects_everything()
+        && !matches!(profile.source, crate::profile::Source::Pop3(_));
     let folders = plan.folders;
     let mut runs: Vec<Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>> = Vec::new();
     for fp in folders {
@@ -284,6 +291,7 @@ pub(super) async fn prepare(
             (None, SourceSide::Imap(_)) => Reader::None,
         };
         settle_target(
+            track_deletions,
             &members,
             &mut runs,
             ts,
@@ -375,6 +383,7 @@ fn archive_preview(dir: &std::path::Path) -> Result<HashMap<String, Vec<KnownMes
                     message_id: m.meta.message_id,
                     source_uidvalidity: m.meta.source_uidvalidity,
                     source_uid: m.meta.source_uid,
+                    gone: false,
                 })
                 .collect();
             (f.name, known)
@@ -410,6 +419,11 @@ async fn open_target(
                 w.ensure_folder(&f.target, f.role)?;
             }
         }
+        let gone = known
+            .iter()
+            .filter(|k| k.gone)
+            .map(|k| u32::try_from(k.id).unwrap_or(u32::MAX))
+            .collect();
         let messages = known
             .into_iter()
             .map(|k| TargetMsg {
@@ -432,6 +446,7 @@ async fn open_target(
             )),
             messages,
             archive: true,
+            gone,
         });
     };
     let existing = listing
@@ -454,6 +469,7 @@ async fn open_target(
                     )),
                     messages: Vec::new(),
                     archive: false,
+                    gone: Default::default(),
                 });
             }
             t.create(&wire).await?;
@@ -473,6 +489,7 @@ async fn open_target(
         folder: Arc::new(TargetFolder::new(f.target.clone(), wire, state, max_uid)),
         messages,
         archive: false,
+        gone: Default::default(),
     })
 }
 
@@ -572,6 +589,7 @@ fn store_hashes(
 /// folder's `already_present` and the messages left to copy, and brings flags over.
 #[allow(clippy::too_many_arguments)]
 async fn settle_target(
+    track_deletions: bool,
     members: &[usize],
     runs: &mut [Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>],
     ts: &mut TargetState,
@@ -643,6 +661,24 @@ async fn settle_target(
     // Written only once the flags they describe are on the target: a row saying a copy holds
     // a flag the STORE never set would keep `add` from ever setting it.
     let mut rows_to_write = Vec::new();
+    let mut writer = writer;
+    if ts.archive
+        && track_deletions
+        && let Some(w) = writer.as_deref_mut()
+    {
+        // Retention counts from the first backup that found a message deleted on the source.
+        let paired: std::collections::HashSet<usize> =
+            result.pairs.iter().map(|&(_, t, _)| t).collect();
+        let (mut gone, mut back) = (Vec::new(), Vec::new());
+        for (t, m) in ts.messages.iter().enumerate() {
+            match (paired.contains(&t), ts.gone.contains(&m.uid)) {
+                (false, false) => gone.push(m.uid as u64),
+                (true, true) => back.push(m.uid as u64),
+                _ => {}
+            }
+        }
+        w.mark_seen(&ts.folder.name, gone, back)?;
+    }
     for &(k, t, _) in &result.pairs {
         let (i, m) = &msgs[k];
         let tm = &ts.messages[t];

@@ -97,6 +97,9 @@ pub struct ArchiveTarget {
     pub commit_every: u64,
     /// Encrypt to these public keys (tar format): the backup host needs no secret.
     pub encryption: Option<crate::crypt::Recipients>,
+    /// `retention.keep_deleted_for`: after each backup, messages the source deleted longer
+    /// ago than this leave the archive. None: the archive only grows.
+    pub keep_deleted_for: Option<std::time::Duration>,
 }
 
 /// The default of `target.archive.commit_every`.
@@ -240,6 +243,17 @@ pub struct Filters {
     pub attachments: AttachmentFilter,
     pub max_attachment_size: Option<u64>,
     pub max_size: Option<u64>,
+}
+
+impl Filters {
+    /// No date, size or attachment rule: every message of a folder is selected.
+    pub fn selects_everything(&self) -> bool {
+        self.since.is_none()
+            && self.before.is_none()
+            && self.attachments == AttachmentFilter::Any
+            && self.max_attachment_size.is_none()
+            && self.max_size.is_none()
+    }
 }
 
 // Keep the types above in sync with docs/profiles.md.
@@ -409,6 +423,13 @@ struct RawArchiveTarget {
     compression_level: Option<i64>,
     commit_every: Option<String>,
     encryption: Option<RawEncryption>,
+    retention: Option<RawRetention>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    keep_deleted_for: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -922,12 +943,33 @@ impl Ctx<'_> {
             (None, Some(_)) => ArchiveFormat::Tar,
             (None, None) => ArchiveFormat::Mbox,
         };
+        let keep_deleted_for = match raw.retention.and_then(|r| r.keep_deleted_for) {
+            None => None,
+            Some(text) => {
+                let keep = parse_duration(&text).map_err(|m| {
+                    self.err(
+                        "target.archive.retention.keep_deleted_for",
+                        m,
+                        Some("e.g. retention: { keep_deleted_for: 90d }".into()),
+                    )
+                })?;
+                if encryption.is_some() {
+                    return Err(self.err(
+                        "target.archive.retention",
+                        "pruning an encrypted archive needs its identity, which the backup host should not hold",
+                        Some("remove retention here and run `mailferry archive prune DIR --keep-deleted-for 90d --identity key.txt` where the key is".into()),
+                    ));
+                }
+                Some(keep)
+            }
+        };
         Ok(ArchiveTarget {
             path,
             format,
             compression_level,
             commit_every,
             encryption,
+            keep_deleted_for,
         })
     }
 
