@@ -29,6 +29,28 @@ pub fn status_path(state_dir: &Path) -> PathBuf {
     state_dir.join("status.json")
 }
 
+/// The copy a backup leaves beside its archive, so whoever watches the backup disk sees how
+/// the last run went. An encrypted archive's copy has no error text (it may name a folder).
+pub fn archive_status(status: &Status, encrypted: bool) -> Status {
+    let mut s = status.clone();
+    if encrypted {
+        s.error = s
+            .error
+            .map(|_| "see the state dir's status.json".to_string());
+    }
+    s
+}
+
+/// The `Next elapse:` of `systemd-analyze calendar` output, e.g. `Sun 2026-12-06 00:00:00 UTC`.
+pub fn next_elapse(calendar_output: &str) -> Option<String> {
+    calendar_output.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("Next elapse:")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
 /// The status after a run: `last_good` carried over from `before` unless this run is good.
 pub fn next_status(
     before: Option<&Status>,
@@ -198,6 +220,16 @@ mod tests {
         assert!(overdue(Some(&bad), Duration::from_secs(86_400), t1));
         assert!(!overdue(Some(&bad), Duration::from_secs(2 * 86_400), t1));
         assert!(overdue(None, Duration::from_secs(1), t1));
+    }
+
+    #[test]
+    fn next_run_from_systemd_analyze() {
+        let out = "  Original form: daily\nNormalized form: *-*-* 00:00:00\n    Next elapse: Sun 2026-12-06 00:00:00 UTC\n       From now: 12h left\n";
+        assert_eq!(
+            next_elapse(out).as_deref(),
+            Some("Sun 2026-12-06 00:00:00 UTC")
+        );
+        assert_eq!(next_elapse("Failed to parse calendar specification"), None);
     }
 
     #[test]

@@ -89,7 +89,13 @@ fn status_tells_a_failed_run_and_an_overdue_backup() {
     let (code, text) = status(&p);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("1 copied"), "{text}");
+    assert!(text.contains("next run:"), "{text}");
     assert!(!hook_out.exists(), "the hook ran after a good run");
+    // The same status beside the archive, for whoever watches the backup disk.
+    let beside: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("backup/status.json")).unwrap())
+            .unwrap();
+    assert_eq!(beside["copied"], 1, "{beside}");
     // A failed run (wrong code): reported, the hook called, the last good run kept.
     let r = run_profile(&p, &[("MF_SRC", "wrong")]);
     assert_eq!(r.code, 2, "{}", r.output);

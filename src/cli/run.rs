@@ -56,13 +56,23 @@ fn after_run(
         error,
         chrono::Utc::now(),
     );
-    let written = std::fs::create_dir_all(&profile.state_dir).and_then(|_| {
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&status).unwrap_or_default())?;
-        std::fs::rename(&tmp, &path)
-    });
+    let written =
+        std::fs::create_dir_all(&profile.state_dir).and_then(|_| write_json(&path, &status));
     if let Err(e) = written {
         eprintln!("{}: {}: {e}", mailferry::i18n::t("warning"), path.display());
+    }
+    if let mailferry::profile::Target::Archive(a) = &profile.target
+        && a.path.is_dir()
+    {
+        let copy = mailferry::schedule::archive_status(&status, a.encryption.is_some());
+        let beside = mailferry::schedule::status_path(&a.path);
+        if let Err(e) = write_json(&beside, &copy) {
+            eprintln!(
+                "{}: {}: {e}",
+                mailferry::i18n::t("warning"),
+                beside.display()
+            );
+        }
     }
     if code != 0
         && let Some(argv) = profile
@@ -112,6 +122,13 @@ async fn prune_after_backup(
         Ok(Err(e)) => report.warnings.push(format!("retention: {e}")),
         Err(e) => report.warnings.push(format!("retention: {e}")),
     }
+}
+
+/// Replaces a small JSON file whole (temp file, then rename).
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(value).unwrap_or_default())?;
+    std::fs::rename(&tmp, path)
 }
 
 async fn run_job(

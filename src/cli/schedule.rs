@@ -153,6 +153,16 @@ fn remove(profile_path: &Path, system: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// When the timer fires next, as systemd computes it for the profile's `schedule:`.
+fn next_run(when: &str) -> Option<String> {
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["calendar", "--iterations=1", when])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    schedule::next_elapse(&String::from_utf8_lossy(&out.stdout))
+}
+
 fn status(profile_path: &Path, json: bool) -> anyhow::Result<i32> {
     let profile = super::load_profile(profile_path)?;
     let path = schedule::status_path(&profile.state_dir);
@@ -163,12 +173,17 @@ fn status(profile_path: &Path, json: bool) -> anyhow::Result<i32> {
     let alert_after = profile.schedule.as_ref().and_then(|s| s.alert_after);
     let overdue = alert_after.is_some_and(|a| schedule::overdue(last.as_ref(), a, now));
     let failed = last.as_ref().is_some_and(|s| s.exit_code != 0);
+    let next = profile.schedule.as_ref().and_then(|s| next_run(&s.when));
     if json {
         println!(
             "{}",
-            serde_json::json!({ "last_run": last, "overdue": overdue, "failed": failed })
+            serde_json::json!({ "last_run": last, "overdue": overdue, "failed": failed, "next_run": next })
         );
     } else {
+        match &next {
+            Some(n) => println!("next run: {n}"),
+            None => println!("next run: unknown (no systemd here; see `crontab -l`)"),
+        }
         match &last {
             None => println!("no run recorded yet ({})", path.display()),
             Some(s) => {
