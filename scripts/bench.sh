@@ -22,7 +22,7 @@
 #   BENCH_CACHE=~/.cache/mailferry-bench   generated corpora, reused between runs
 #   BENCH_DIR=             work directory (default: a new one under /tmp)
 #   BENCH_KEEP=0           1 keeps the mail and the work directory
-#   BENCH_MF_PREFIX=       command put before mailferry, for profiling, e.g.
+#   BENCH_MF_PREFIX=       command put before mailferry (migrations and backups), for profiling, e.g.
 #                          "perf record -g -o /tmp/mf.perf --" or "strace -c -f -o /tmp/mf.strace"
 #
 # Exit: 0 every tool ran and the targets hold what the source holds (speed targets missed or
@@ -121,7 +121,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-USERS=(src big dst-big dst-restore dst-pop3-mailferry dst-pop3-dsync)
+USERS=(src big dst-big dst-restore dst-restore-big dst-pop3-mailferry dst-pop3-dsync)
 for tool in $MIGRATE; do
     USERS+=("dst-$tool-0")
     [ "$DELAY" = 0 ] || USERS+=("dst-$tool-$((DELAY * 2))")
@@ -394,7 +394,7 @@ if has_tool backup; then
         rm -rf "$d"
         mkdir -p "$d"
         backup_profile "$d" $fmt
-        timed "backup-$fmt" "$d" env SRC_PW=$PW "$MF" run "$d/profile.yaml" --json
+        timed "backup-$fmt" "$d" env SRC_PW=$PW ${BENCH_MF_PREFIX:-} "$MF" run "$d/profile.yaml" --json
         # The same again: nothing is new, so this is the cost of finding that out.
         timed "backup-$fmt-again" "$d" env SRC_PW=$PW "$MF" run "$d/profile.yaml" --json
     done
@@ -404,6 +404,41 @@ if has_tool backup; then
     mkdir -p "$d"
     timed tar-zstd "$d" bash -c 'tar -cf - -C "$1" Maildir | zstd -3 -q -o "$2"' _ \
         "$RUN/mail/src" "$d/out.tar.zst"
+    # What a user scripts today: mbsync into a local Maildir, then tar | zstd of it.
+    if command -v mbsync >/dev/null; then
+        d=$RUN/work/mbsync-tar
+        rm -rf "$d"
+        mkdir -p "$d/maildir" "$d/syncstate"
+        cat >"$d/mbsyncrc" <<EOF
+IMAPAccount src
+Host 127.0.0.1
+Port $IMAP_PORT
+User src@$DOMAIN
+Pass $PW
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore far
+Account src
+
+MaildirStore near
+Path $d/maildir/
+Inbox $d/maildir/INBOX
+SubFolders Verbatim
+
+Channel backup
+Far :far:
+Near :near:
+Patterns *
+Create Near
+Sync Pull
+CopyArrivalDate yes
+SyncState $d/syncstate/
+EOF
+        timed mbsync-tar "$d" bash -c \
+            'mbsync -q -c "$1/mbsyncrc" -a && tar -cf - -C "$1" maildir | zstd -3 -q -o "$1/out.tar.zst"' \
+            _ "$d"
+    fi
     # Restore the mbox backup into a new, empty user, then compare it with the source.
     d=$RUN/work/restore-mbox
     rm -rf "$d" "$RUN/mail/dst-restore"
@@ -429,6 +464,39 @@ EOF
     if [ "${BENCH_KEEP:-0}" != 1 ]; then
         da kick "dst-restore@$DOMAIN" >/dev/null 2>&1 || true
         rm -rf "$RUN/mail/dst-restore"
+    fi
+    # Memory of a restore when the archive holds one big message (the memory check's).
+    if [ "$BIG_MB" != 0 ]; then
+        BIG=$(corpus "big-${BIG_MB}mb-s$SEED-$GEN_HASH" --big "$BIG_MB" --seed "$SEED")
+        [ -d "$RUN/mail/big" ] || install_user big "$BIG"
+        d=$RUN/work/backup-big
+        rm -rf "$d"
+        mkdir -p "$d"
+        cat >"$d/profile.yaml" <<EOF
+source:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: big@$DOMAIN, password: { env: SRC_PW } }
+target:
+  archive: { path: $d/archive, format: mbox, compression_level: 3 }
+workers: $WORKERS
+state_dir: $d/state
+EOF
+        timed backup-big "$d" env SRC_PW=$PW "$MF" run "$d/profile.yaml" --json
+        d=$RUN/work/restore-big
+        rm -rf "$d"
+        mkdir -p "$d"
+        cat >"$d/profile.yaml" <<EOF
+source:
+  archive: { path: $RUN/work/backup-big/archive }
+target:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: dst-restore-big@$DOMAIN, password: { env: DST_PW } }
+workers: $WORKERS
+state_dir: $d/state
+EOF
+        timed restore-big "$d" env DST_PW=$PW "$MF" run "$d/profile.yaml" --json
+        if [ "${BENCH_KEEP:-0}" != 1 ]; then
+            da kick "dst-restore-big@$DOMAIN" >/dev/null 2>&1 || true
+            rm -rf "$RUN/mail/dst-restore-big"
+        fi
     fi
 fi
 

@@ -144,9 +144,10 @@ impl CrlfView {
 
     pub fn update(&mut self, data: &[u8]) {
         let mut start = 0;
-        for (i, &b) in data.iter().enumerate() {
+        // Only line ends matter: jump from one to the next (a backup passes every byte here).
+        for i in memchr::memchr_iter(b'\n', data) {
             let prev = if i == 0 { self.last } else { data[i - 1] };
-            if b == b'\n' && prev != b'\r' {
+            if prev != b'\r' {
                 self.size += 1;
                 if let Some(h) = self.sha.as_mut() {
                     h.update(&data[start..i]);

@@ -44,18 +44,25 @@ fn is_quoted_from(line: &[u8]) -> bool {
 pub(crate) fn write_quoted<W: Write>(w: &mut W, raw: &[u8]) -> io::Result<u64> {
     let mut quotes = 0u64;
     let mut start = 0usize;
-    let mut line_start = 0usize;
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        if is_quoted_from(line) {
+    for line_start in line_starts(raw) {
+        // Only the start of a line matters, and lines are found by their LF (fast): a
+        // backup passes every byte here.
+        if is_quoted_from(&raw[line_start..]) {
             w.write_all(&raw[start..line_start])?;
             w.write_all(b">")?;
             quotes += 1;
             start = line_start;
         }
-        line_start += line.len();
     }
     w.write_all(&raw[start..])?;
     Ok(raw.len() as u64 + quotes)
+}
+
+/// Where each line of `data` begins.
+fn line_starts(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', data).map(|i| i + 1))
+        .filter(move |&i| i < data.len())
 }
 
 /// Undoes [`write_quoted`].
@@ -66,9 +73,7 @@ pub(crate) fn unquote(stored: &[u8]) -> Vec<u8> {
 /// [`unquote`] that keeps the buffer when nothing is quoted (the usual case), so a large
 /// message is not held twice.
 pub(crate) fn unquote_owned(stored: Vec<u8>) -> Vec<u8> {
-    let quoted = stored
-        .split_inclusive(|&b| b == b'\n')
-        .any(|line| line.first() == Some(&b'>') && is_quoted_from(line));
+    let quoted = line_starts(&stored).any(|i| stored[i] == b'>' && is_quoted_from(&stored[i..]));
     if !quoted {
         return stored;
     }
