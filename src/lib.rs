@@ -10,6 +10,7 @@
 //! its gaps (swallowed NO/BAD, no timeouts, APPENDUID dropped, credentials in trace logs).
 
 pub mod archive;
+pub mod batch;
 pub mod checkpoint;
 pub mod crypt;
 pub mod dates;

@@ -34,6 +34,11 @@ const COMMANDS: &[&str] = &[
     "schedule-install",
     "schedule-remove",
     "schedule-status",
+    "batch",
+    "batch-run",
+    "batch-plan",
+    "batch-verify",
+    "batch-report",
     "completions",
     "man",
 ];

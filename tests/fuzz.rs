@@ -316,6 +316,7 @@ fn pop3_answers() {
             )),
             provider: None,
             idle_timeout: std::time::Duration::from_secs(2),
+            limit: None,
         };
         runtime.block_on(async {
             let Ok(mut s) = Pop3Session::connect(&endpoint).await else {

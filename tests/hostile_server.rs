@@ -146,6 +146,7 @@ fn session_endpoint(port: u16, user: &TestUser) -> mailferry::imap::Endpoint {
         )),
         provider: None,
         idle_timeout: std::time::Duration::from_secs(2),
+        limit: None,
     }
 }
 

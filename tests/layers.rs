@@ -36,6 +36,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("profile", 1),
     ("progress", 1),
     // 2 domain: the decisions and the jobs built on them.
+    ("batch", 2),
     ("doctor", 2),
     ("engine", 2),
     ("folders", 2),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod archive;
+mod batch;
 mod display;
 mod doctor;
 mod init;
@@ -67,6 +68,12 @@ enum Command {
     Init(init::Args),
     /// Run a profile on its `schedule:` with a systemd timer or cron, and see how it went.
     Schedule(schedule::Args),
+    /// Many accounts from one batch file: `mailferry batch BATCH.yaml [--shard I/N]`.
+    ///
+    /// Each account is an ordinary job with its own state dir; a few run at once within
+    /// per-host connection budgets; one account's failure never stops the others. Shards
+    /// spread the accounts over machines (Kubernetes Indexed Jobs, GNU parallel, Slurm).
+    Batch(batch::Args),
     /// Print a shell completion script: `mailferry completions bash > ~/.local/share/bash-completion/completions/mailferry`.
     Completions(shell::CompletionsArgs),
     /// Write the man pages (one per command) to a directory: `mailferry man --out ~/.local/share/man/man1`.
@@ -193,6 +200,7 @@ pub fn main() -> i32 {
             Command::Verify(a) => verify::execute(a).await,
             Command::Init(a) => init::execute(a),
             Command::Schedule(a) => schedule::execute(a),
+            Command::Batch(a) => batch::execute(a).await,
             Command::Completions(a) => shell::completions(a),
             Command::Man(a) => shell::man(a),
         }
@@ -234,22 +242,33 @@ pub fn resolve_password(
 pub async fn source_side(
     profile: &mailferry::profile::Profile,
 ) -> anyhow::Result<mailferry::engine::SourceSide> {
+    source_side_limited(profile, None).await
+}
+
+/// [`source_side`] whose connections count against a batch's per-host budget.
+pub async fn source_side_limited(
+    profile: &mailferry::profile::Profile,
+    limits: Option<&mailferry::imap::limit::HostLimits>,
+) -> anyhow::Result<mailferry::engine::SourceSide> {
+    let endpoint = |a: &mailferry::profile::ImapAccount, pw| {
+        let mut ep = mailferry::imap::Endpoint::new(mailferry::error::Side::Source, a, pw);
+        ep.limit = limits.map(|l| l.host(&ep.host));
+        ep
+    };
     use anyhow::Context as _;
     use mailferry::engine::SourceSide;
-    use mailferry::error::Side;
-    use mailferry::imap::Endpoint;
     use mailferry::profile::Source;
     Ok(match &profile.source {
         Source::Imap(a) => {
             let pw = resolve_password(&a.password)
                 .with_context(|| format!("source password for {}", a.user))?;
-            SourceSide::Imap(Endpoint::new(Side::Source, a, pw))
+            SourceSide::Imap(endpoint(a, pw))
         }
         Source::Pop3(p) => {
             let a = &p.account;
             let pw = resolve_password(&a.password)
                 .with_context(|| format!("source password for {}", a.user))?;
-            let ep = Endpoint::new(Side::Source, a, pw);
+            let ep = endpoint(a, pw);
             let label = mailferry::pop3::Pop3Store::label(&ep);
             let store = mailferry::pop3::Pop3Store::open(ep, p.seen).await?;
             SourceSide::Store {
@@ -288,6 +307,14 @@ pub async fn source_side(
 pub fn target_side(
     profile: &mailferry::profile::Profile,
 ) -> anyhow::Result<mailferry::engine::TargetSide> {
+    target_side_limited(profile, None)
+}
+
+/// [`target_side`] whose connections count against a batch's per-host budget.
+pub fn target_side_limited(
+    profile: &mailferry::profile::Profile,
+    limits: Option<&mailferry::imap::limit::HostLimits>,
+) -> anyhow::Result<mailferry::engine::TargetSide> {
     use anyhow::Context as _;
     use mailferry::engine::TargetSide;
     use mailferry::error::Side;
@@ -297,7 +324,9 @@ pub fn target_side(
         Target::Imap(a) => {
             let pw = resolve_password(&a.password)
                 .with_context(|| format!("target password for {}", a.user))?;
-            TargetSide::Imap(Endpoint::new(Side::Target, a, pw))
+            let mut ep = Endpoint::new(Side::Target, a, pw);
+            ep.limit = limits.map(|l| l.host(&ep.host));
+            TargetSide::Imap(ep)
         }
         Target::Archive(a) => TargetSide::Archive(a.clone()),
     })

@@ -1,6 +1,7 @@
 //! IMAP: the session wrapper and the protocol pieces around it.
 
 pub mod bodystructure;
+pub mod limit;
 pub mod mutf7;
 pub mod session;
 pub mod stream;

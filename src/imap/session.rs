@@ -38,6 +38,8 @@ pub struct Endpoint {
     pub provider: Option<&'static Provider>,
     /// Longest silence tolerated on the wire.
     pub idle_timeout: Duration,
+    /// A batch's budget of connections to this host, shared with the other accounts.
+    pub limit: Option<std::sync::Arc<super::limit::HostLimit>>,
 }
 
 impl Endpoint {
@@ -57,6 +59,7 @@ impl Endpoint {
             auth: account.auth,
             provider: account.provider,
             idle_timeout: Duration::from_secs(120),
+            limit: None,
         }
     }
 
@@ -230,6 +233,8 @@ pub struct Session {
     /// Bytes the next command is expected to bring (set by [`Session::expect_bytes`]), for
     /// its overall deadline.
     expect_bytes: u64,
+    /// This connection's place in a batch's budget for the host, if there is one.
+    _slot: Option<super::limit::HostSlot>,
 }
 
 /// Slowest transfer a command may fall to before its deadline: a server that trickles a byte
@@ -392,6 +397,7 @@ impl Session {
         }
         let host = endpoint.host.as_str();
         let idle = endpoint.idle_timeout;
+        let slot = super::limit::slot(endpoint).await;
         let tcp = super::stream::dial(endpoint, observer).await?;
 
         let transport = match endpoint.tls {
@@ -487,6 +493,7 @@ impl Session {
             server_id: None,
             greeting,
             expect_bytes: 0,
+            _slot: slot,
         };
         // Capabilities change at login (Gmail adds UIDPLUS and MOVE only then).
         session.refresh_capabilities().await?;

@@ -28,6 +28,8 @@ pub struct Pop3Session {
     caps: BTreeSet<String>,
     greeting: String,
     broken: bool,
+    /// This connection's place in a batch's budget for the host, if there is one.
+    slot: Option<crate::imap::limit::HostSlot>,
 }
 
 impl std::fmt::Debug for Pop3Session {
@@ -55,6 +57,7 @@ impl Pop3Session {
             observer.step(Step::Login, Err(&e));
             return Err(e);
         }
+        let slot = crate::imap::limit::slot(endpoint).await;
         let tcp = dial(endpoint, observer).await?;
         let transport = match endpoint.tls {
             TlsMode::Implicit => {
@@ -68,6 +71,7 @@ impl Pop3Session {
             caps: BTreeSet::new(),
             greeting: String::new(),
             broken: false,
+            slot,
         };
         let greeting = session.greeting().await;
         observer.step(Step::Greeting, greeting.as_ref().map(|g| g.clone()));
@@ -272,6 +276,7 @@ impl Pop3Session {
             caps: BTreeSet::new(),
             greeting: self.greeting,
             broken: false,
+            slot: self.slot,
         };
         // What was offered before TLS is forgotten (RFC 2595).
         session.capa().await?;

@@ -20,6 +20,9 @@ pub enum PasswordSource {
     Env(String),
     File(PathBuf),
     Command(PasswordCommand),
+    /// Read already, from a batch's accounts file that only its owner can read (never from
+    /// a profile, which refuses a written password).
+    Given(Secret),
 }
 
 /// A password command: a line for `sh -c`, or a program and its arguments run without a shell.
@@ -122,6 +125,7 @@ impl PasswordSource {
                 }
                 Ok(Secret::new(value))
             }
+            PasswordSource::Given(secret) => Ok(secret.clone()),
             PasswordSource::Command(command) => {
                 use std::io::IsTerminal;
                 // Unattended (cron, a batch), the command gets its own process group, so a
@@ -189,6 +193,7 @@ impl Credential {
             PasswordSource::Env(var) => format!("environment variable {var}"),
             PasswordSource::File(path) => format!("file {}", path.display()),
             PasswordSource::Command(c) => c.program(),
+            PasswordSource::Given(_) => "the batch's accounts file".to_string(),
         }
     }
 

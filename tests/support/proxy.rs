@@ -91,6 +91,8 @@ struct Shared {
     quirks: Vec<Quirk>,
     commands: Mutex<Vec<String>>,
     connections: AtomicUsize,
+    /// Most connections open at one time.
+    most_open: AtomicUsize,
     cuts_done: AtomicUsize,
     throttled: AtomicUsize,
     stopping: AtomicBool,
@@ -121,6 +123,7 @@ impl Proxy {
             quirks,
             commands: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
+            most_open: AtomicUsize::new(0),
             cuts_done: AtomicUsize::new(0),
             throttled: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -153,6 +156,11 @@ impl Proxy {
     /// How many client connections were accepted so far.
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were open at the same time.
+    pub fn most_open(&self) -> usize {
+        self.shared.most_open.load(Ordering::SeqCst)
     }
 }
 
@@ -287,7 +295,11 @@ fn serve(id: usize, client: TcpStream, shared: Arc<Shared>) {
     else {
         return;
     };
-    lock(&shared.live).insert(id, (client_live, upstream_live));
+    {
+        let mut live = lock(&shared.live);
+        live.insert(id, (client_live, upstream_live));
+        shared.most_open.fetch_max(live.len(), Ordering::SeqCst);
+    }
     let client_out = Arc::new(Mutex::new(client_out));
     let (events_tx, events_rx) = mpsc::channel();
     // The folder the client selected last (decoded), for [`Quirk::Gmail`].
