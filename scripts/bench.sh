@@ -17,6 +17,10 @@
 #                          restores the mbox archive into a new user
 #                          pop3: the source's INBOX read over POP3 into a new user, mailferry
 #                          against `doveadm backup ... pop3c:`
+#                          batch: BENCH_BATCH_ACCOUNTS accounts of BENCH_BATCH_MESSAGES each with
+#                          `mailferry batch`, against one account holding as many messages and
+#                          against one `mailferry run` per account, one after another
+#   BENCH_BATCH_ACCOUNTS=50, BENCH_BATCH_MESSAGES=200
 #   BENCH_REPEAT=1         runs per tool and latency, interleaved; the table shows the fastest
 #   BENCH_BIG_MB=50        size of the single message of the memory check; 0 skips it
 #   BENCH_CACHE=~/.cache/mailferry-bench   generated corpora, reused between runs
@@ -36,9 +40,11 @@ MESSAGES=${BENCH_MESSAGES:-10000}
 SEED=${BENCH_SEED:-20240601}
 DELAY=${BENCH_DELAY:-10}
 WORKERS=${BENCH_WORKERS:-4}
-TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync backup pop3}
-# The IMAP -> IMAP tools; "backup" and "pop3" are sections of their own.
-MIGRATE=$(printf '%s\n' $TOOLS | grep -vx -e backup -e pop3 | tr '\n' ' ' || true)
+TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync backup pop3 batch}
+# The IMAP -> IMAP tools; "backup", "pop3" and "batch" are sections of their own.
+MIGRATE=$(printf '%s\n' $TOOLS | grep -vx -e backup -e pop3 -e batch | tr '\n' ' ' || true)
+BATCH_N=${BENCH_BATCH_ACCOUNTS:-50}
+BATCH_M=${BENCH_BATCH_MESSAGES:-200}
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 BIG_MB=${BENCH_BIG_MB:-50}
 REPEAT=${BENCH_REPEAT:-1}
@@ -122,6 +128,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 USERS=(src big dst-big dst-restore dst-restore-big dst-pop3-mailferry dst-pop3-dsync)
+if has_tool batch; then
+    USERS+=(one-src one-dst)
+    for i in $(seq 1 "$BATCH_N"); do USERS+=("bsrc-$i" "bdst-$i" "bseq-$i"); done
+fi
 for tool in $MIGRATE; do
     USERS+=("dst-$tool-0")
     [ "$DELAY" = 0 ] || USERS+=("dst-$tool-$((DELAY * 2))")
@@ -373,7 +383,7 @@ timed() {
     fi
     log "$name: ${secs}s, peak RSS $((rss / 1024)) MB, ${size} bytes on disk; $check"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$secs" "$rss" "$size" "$check" "$cpu" \
-        >>"$BKRES"
+        >>"${TIMED_RES:-$BKRES}"
 }
 
 backup_profile() { # DIR FORMAT
@@ -551,7 +561,85 @@ if has_tool pop3; then
     done
 fi
 
-# --- 9. the tables -----------------------------------------------------------------------
+# --- 9. many accounts: one batch against one big account and against a run per account ----
+BATCHRES=$RUN/results-batch.tsv
+: >"$BATCHRES"
+
+# messages_of PREFIX: how many messages the users PREFIX-1..N hold together.
+messages_of() {
+    local total=0 i n
+    for i in $(seq 1 "$BATCH_N"); do
+        n=$(da mailbox status -u "$1-$i@$DOMAIN" -t messages '*' 2>/dev/null | sed 's/.*=//' |
+            awk '{ s += $1 } END { print s + 0 }')
+        total=$((total + n))
+    done
+    echo "$total"
+}
+
+if has_tool batch; then
+    TIMED_RES=$BATCHRES
+    SMALL=$(corpus "corpus-n$BATCH_M-s$SEED-$GEN_HASH" --messages "$BATCH_M" --seed "$SEED")
+    ONE=$(corpus "corpus-n$((BATCH_N * BATCH_M))-s$SEED-$GEN_HASH" --messages $((BATCH_N * BATCH_M)) \
+        --seed "$SEED")
+    log "installing $BATCH_N accounts of $BATCH_M messages"
+    for i in $(seq 1 "$BATCH_N"); do install_user "bsrc-$i" "$SMALL"; done
+    install_user one-src "$ONE"
+    d=$RUN/work/batch
+    rm -rf "$d"
+    mkdir -p "$d"
+    {
+        echo "source_user,target_user,source_password,target_password"
+        for i in $(seq 1 "$BATCH_N"); do echo "bsrc-$i@$DOMAIN,bdst-$i@$DOMAIN,$PW,$PW"; done
+    } >"$d/accounts.csv"
+    chmod 600 "$d/accounts.csv"
+    cat >"$d/batch.yaml" <<EOF
+job:
+  source: { imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none } }
+  target: { imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none } }
+  workers: 2
+accounts_csv: accounts.csv
+accounts_in_parallel: 4
+max_connections_per_host: 40
+new_connections_per_minute: 100000
+state_dir: $d/state
+EOF
+    timed batch "$d" ${BENCH_MF_PREFIX:-} "$MF" batch "$d/batch.yaml" --json
+    echo "batch: $(messages_of bdst) of $((BATCH_N * BATCH_M)) messages on the targets" >"$d/check.txt"
+    # The same number of messages in one account.
+    d=$RUN/work/one-account
+    rm -rf "$d"
+    mkdir -p "$d"
+    cat >"$d/profile.yaml" <<EOF
+source:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: one-src@$DOMAIN, password: { env: SRC_PW } }
+target:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: one-dst@$DOMAIN, password: { env: DST_PW } }
+workers: $WORKERS
+state_dir: $d/state
+EOF
+    timed one-account "$d" env SRC_PW=$PW DST_PW=$PW "$MF" run "$d/profile.yaml" --json
+    # One run per account, one after another: what a shell loop over the accounts does.
+    d=$RUN/work/sequential
+    rm -rf "$d"
+    mkdir -p "$d"
+    for i in $(seq 1 "$BATCH_N"); do
+        cat >"$d/$i.yaml" <<EOF
+source:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: bsrc-$i@$DOMAIN, password: { env: SRC_PW } }
+target:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: bseq-$i@$DOMAIN, password: { env: DST_PW } }
+workers: $WORKERS
+state_dir: $d/state-$i
+EOF
+    done
+    timed sequential "$d" env SRC_PW=$PW DST_PW=$PW bash -c \
+        'for f in "$1"/*.yaml; do "$2" run "$f" --json >/dev/null || exit 1; done' _ "$d" "$MF"
+    echo "sequential: $(messages_of bseq) of $((BATCH_N * BATCH_M)) messages on the targets" \
+        >"$RUN/work/sequential/check.txt"
+    unset TIMED_RES
+fi
+
+# --- 10. the tables ----------------------------------------------------------------------
 echo
 echo "== mailferry benchmark: $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2}') MB RAM," \
     "kernel $(uname -r), dovecot $(dovecot --version | cut -d' ' -f1), $(mbsync --version)"
@@ -594,8 +682,14 @@ if [ -s "$P3RES" ]; then
     awk -F'\t' '$1 == "pop3-mailferry" { m = $3 } $1 == "pop3-dsync" { d = $3 }
         END { if (m && d) printf "mailferry / dsync (pop3c), msgs/s: %.2fx\n", d / m }' "$P3RES"
 fi
+if [ -s "$BATCHRES" ]; then
+    echo
+    echo "== many accounts: $BATCH_N x $BATCH_M messages (batch: 4 accounts at once, 2 workers a side)"
+    $LIB batch-table "$BATCHRES" "$SMALL/manifest.json" "$ONE/manifest.json" "$BATCH_N" \
+        "$RUN/work/batch/check.txt" "$RUN/work/sequential/check.txt"
+fi
 echo
-echo "results: $RESULTS $BKRES $P3RES; logs: $RUN/work/*/stderr*, $RUN/log/"
+echo "results: $RESULTS $BKRES $P3RES $BATCHRES; logs: $RUN/work/*/stderr*, $RUN/log/"
 
 [ $FAILED_RUN = 0 ] || exit 1
 [ $MISMATCH = 0 ] || exit 2

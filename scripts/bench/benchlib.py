@@ -208,11 +208,57 @@ def backup_table(results, manifest, restore_check):
             big["rss"], "met" if big["rc"] == 0 and big["rss"] <= 100 else "MISSED"))
 
 
+def batch_table(results, small_manifest, one_manifest, accounts, *checks):
+    """`mailferry batch` against one account of as many messages and a run per account."""
+    rows = {}
+    with open(results) as f:
+        for line in f:
+            c = line.rstrip("\n").split("\t")
+            rows[c[0]] = dict(rc=int(c[1]), secs=float(c[2]), rss=int(c[3]) / 1024)
+    with open(small_manifest) as f:
+        small = json.load(f)
+    with open(one_manifest) as f:
+        one = json.load(f)
+    n = int(accounts)
+    sizes = {"batch": (n * small["messages"], n * small["bytes"]),
+             "sequential": (n * small["messages"], n * small["bytes"]),
+             "one-account": (one["messages"], one["bytes"])}
+    print("%-12s %8s %9s %8s %10s" % ("run", "seconds", "msgs/s", "MB/s", "peak RSS"))
+    rate = {}
+    for name in ("batch", "one-account", "sequential"):
+        r = rows.get(name)
+        if not r:
+            continue
+        msgs, total = sizes[name]
+        rate[name] = (msgs / r["secs"], total / r["secs"])
+        print("%-12s %8.2f %9.0f %8.1f %6.1f MiB%s" % (
+            name, r["secs"], rate[name][0], rate[name][1] / 1e6, r["rss"],
+            "" if r["rc"] == 0 else "  (exit %d)" % r["rc"]))
+    for path in checks:
+        try:
+            with open(path) as f:
+                print("check: " + f.read().strip())
+        except OSError:
+            pass
+    if "batch" in rate and "one-account" in rate:
+        x = rate["batch"][1] / rate["one-account"][1]
+        print("batch / one account, MB/s      = %4.2fx  (target >= 0.9x: %s)" % (
+            x, "met" if x >= 0.9 else "MISSED"))
+    if "batch" in rate and "sequential" in rate:
+        x = rate["batch"][1] / rate["sequential"][1]
+        print("batch / one run per account    = %4.2fx  (target >= 3x: %s)" % (
+            x, "met" if x >= 3 else "MISSED"))
+    if "batch" in rows:
+        rss = rows["batch"]["rss"]
+        print("batch peak RSS                 = %5.1f MiB  (target <= 128 MiB: %s)" % (
+            rss, "met" if rss <= 128 else "MISSED"))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"freeports": freeports, "mailbox-dump": mailbox_dump, "verify": verify,
           "timev": timev, "mf-json": mf_json, "table": table,
-          "backup-table": backup_table}[cmd]
+          "backup-table": backup_table, "batch-table": batch_table}[cmd]
     sys.exit(fn(*args) or 0)
 
 

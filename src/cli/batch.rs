@@ -148,6 +148,8 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .min((batch.max_connections_per_host / 2).max(1));
     let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
     let totals = Arc::new(Totals::default());
+    // One byte budget for all accounts: memory follows it, not how many run at once.
+    let budget = engine::shared_budget(engine::DEFAULT_BUDGET);
     let started = Instant::now();
     if !args.json {
         eprintln!(
@@ -177,12 +179,17 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
             results.push(r);
             continue;
         }
-        let (batch, limits, gate, totals) =
-            (batch.clone(), limits.clone(), gate.clone(), totals.clone());
+        let (batch, limits, gate, totals, budget) = (
+            batch.clone(),
+            limits.clone(),
+            gate.clone(),
+            totals.clone(),
+            budget.clone(),
+        );
         tasks.spawn(async move {
             let _turn = gate.acquire_owned().await;
             totals.running.fetch_add(1, Ordering::Relaxed);
-            let r = run_account(&batch, &a, &limits, totals.clone()).await;
+            let r = run_account(&batch, &a, &limits, totals.clone(), budget).await;
             totals.running.fetch_sub(1, Ordering::Relaxed);
             let counter = if r.status == Status::Failed {
                 &totals.failed
@@ -224,6 +231,7 @@ async fn run_account(
     a: &Account,
     limits: &HostLimits,
     totals: Arc<Totals>,
+    budget: Arc<tokio::sync::Semaphore>,
 ) -> AccountResult {
     let begun = Instant::now();
     let dir = batch.account_dir(a);
@@ -232,14 +240,11 @@ async fn run_account(
         let source = super::source_side_limited(&profile, Some(limits)).await?;
         let target = super::target_side_limited(&profile, Some(limits))?;
         let progress: Arc<dyn Progress> = Arc::new(AccountProgress(totals));
-        let run = engine::run(
-            &profile,
-            source.clone(),
-            target,
-            progress,
-            RunOptions::default(),
-        )
-        .await;
+        let opts = RunOptions {
+            shared_budget: Some(budget),
+            ..RunOptions::default()
+        };
+        let run = engine::run(&profile, source.clone(), target, progress, opts).await;
         source.close().await;
         anyhow::Ok(run?)
     }

@@ -64,6 +64,18 @@ pub struct RunOptions {
     pub dry_run: bool,
     pub cancel: Cancel,
     pub budget: u64,
+    /// A budget shared with other runs in this process (a batch's accounts), made by
+    /// [`shared_budget`]: memory then follows it, not the number of accounts.
+    pub shared_budget: Option<Arc<Semaphore>>,
+}
+
+/// A byte budget several runs draw from; give each the same `budget` in [`RunOptions`].
+pub fn shared_budget(bytes: u64) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(budget_kib(bytes) as usize))
+}
+
+fn budget_kib(bytes: u64) -> u32 {
+    (bytes.div_ceil(1024)).clamp(1, u32::MAX as u64 / 2) as u32
 }
 
 impl Default for RunOptions {
@@ -72,6 +84,7 @@ impl Default for RunOptions {
             dry_run: false,
             cancel: Cancel::default(),
             budget: DEFAULT_BUDGET,
+            shared_budget: None,
         }
     }
 }
@@ -399,11 +412,14 @@ async fn run_once(
         }
     }
 
-    let budget_kib = (opts.budget.div_ceil(1024)).clamp(1, u32::MAX as u64 / 2) as u32;
+    let budget_kib = budget_kib(opts.budget);
     let shared = Arc::new(Shared {
         folders,
         queue: Mutex::new(queue),
-        budget: Arc::new(Semaphore::new(budget_kib as usize)),
+        budget: opts
+            .shared_budget
+            .clone()
+            .unwrap_or_else(|| Arc::new(Semaphore::new(budget_kib as usize))),
         budget_kib,
         checkpoint,
         progress: progress.clone(),
