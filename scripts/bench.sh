@@ -598,7 +598,7 @@ job:
   target: { imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none } }
   workers: 2
 accounts_csv: accounts.csv
-accounts_in_parallel: 4
+accounts_in_parallel: 8
 max_connections_per_host: 40
 new_connections_per_minute: 100000
 state_dir: $d/state
@@ -684,7 +684,7 @@ if [ -s "$P3RES" ]; then
 fi
 if [ -s "$BATCHRES" ]; then
     echo
-    echo "== many accounts: $BATCH_N x $BATCH_M messages (batch: 4 accounts at once, 2 workers a side)"
+    echo "== many accounts: $BATCH_N x $BATCH_M messages (batch: 8 accounts at once, 2 workers a side)"
     $LIB batch-table "$BATCHRES" "$SMALL/manifest.json" "$ONE/manifest.json" "$BATCH_N" \
         "$RUN/work/batch/check.txt" "$RUN/work/sequential/check.txt"
 fi
