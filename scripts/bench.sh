@@ -21,6 +21,10 @@
 #                          `mailferry batch`, against one account holding as many messages and
 #                          against one `mailferry run` per account, one after another
 #   BENCH_BATCH_ACCOUNTS=50, BENCH_BATCH_MESSAGES=200
+#                          scale: one folder of BENCH_SCALE_SMALL and one of BENCH_SCALE_LARGE
+#                          small (1-3 KB) messages: first run (mailferry and dsync), a rerun with
+#                          nothing new, plan and verify, each with its time and peak RSS
+#   BENCH_SCALE_SMALL=10000, BENCH_SCALE_LARGE=100000
 #   BENCH_REPEAT=1         runs per tool and latency, interleaved; the table shows the fastest
 #   BENCH_BIG_MB=50        size of the single message of the memory check; 0 skips it
 #   BENCH_CACHE=~/.cache/mailferry-bench   generated corpora, reused between runs
@@ -42,7 +46,9 @@ DELAY=${BENCH_DELAY:-10}
 WORKERS=${BENCH_WORKERS:-4}
 TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync backup pop3 batch}
 # The IMAP -> IMAP tools; "backup", "pop3" and "batch" are sections of their own.
-MIGRATE=$(printf '%s\n' $TOOLS | grep -vx -e backup -e pop3 -e batch | tr '\n' ' ' || true)
+MIGRATE=$(printf '%s\n' $TOOLS | grep -vx -e backup -e pop3 -e batch -e scale | tr '\n' ' ' || true)
+SCALE_SMALL=${BENCH_SCALE_SMALL:-10000}
+SCALE_LARGE=${BENCH_SCALE_LARGE:-100000}
 BATCH_N=${BENCH_BATCH_ACCOUNTS:-50}
 BATCH_M=${BENCH_BATCH_MESSAGES:-200}
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
@@ -128,6 +134,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 USERS=(src big dst-big dst-restore dst-restore-big dst-pop3-mailferry dst-pop3-dsync)
+if has_tool scale; then
+    for n in "$SCALE_SMALL" "$SCALE_LARGE"; do USERS+=("scale-$n" "scale-$n-mf" "scale-$n-dsync"); done
+fi
 if has_tool batch; then
     USERS+=(one-src one-dst)
     for i in $(seq 1 "$BATCH_N"); do USERS+=("bsrc-$i" "bdst-$i" "bseq-$i"); done
@@ -639,7 +648,47 @@ EOF
     unset TIMED_RES
 fi
 
-# --- 10. the tables ----------------------------------------------------------------------
+# --- 10. one large folder: does the cost grow linearly? ----------------------------------
+SCALERES=$RUN/results-scale.tsv
+: >"$SCALERES"
+if has_tool scale; then
+    TIMED_RES=$SCALERES
+    for n in "$SCALE_SMALL" "$SCALE_LARGE"; do
+        SC=$(corpus "small-n$n-s$SEED-$GEN_HASH" --small "$n" --seed "$SEED")
+        install_user "scale-$n" "$SC"
+        d=$RUN/work/scale-$n
+        rm -rf "$d"
+        mkdir -p "$d"
+        cat >"$d/profile.yaml" <<EOF
+source:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: scale-$n@$DOMAIN, password: { env: SRC_PW } }
+target:
+  imap: { host: 127.0.0.1, port: $IMAP_PORT, tls: none, user: scale-$n-mf@$DOMAIN, password: { env: DST_PW } }
+workers: $WORKERS
+state_dir: $d/state
+EOF
+        export SRC_PW=$PW DST_PW=$PW
+        timed "run-$n" "$d" ${BENCH_MF_PREFIX:-} "$MF" run "$d/profile.yaml" --json
+        timed "rerun-$n" "$d" "$MF" run "$d/profile.yaml" --json
+        timed "plan-$n" "$d" "$MF" plan "$d/profile.yaml" --json
+        timed "verify-$n" "$d" "$MF" verify "$d/profile.yaml" --json
+        unset SRC_PW DST_PW
+        if has_tool dsync; then
+            mkdir -p "$d/dsync"
+            timed "dsync-$n" "$d/dsync" doveadm -c "$CONF" \
+                -o imapc_host=127.0.0.1 -o imapc_port="$IMAP_PORT" -o imapc_ssl=no \
+                -o imapc_user="scale-$n@$DOMAIN" -o imapc_password="$PW" \
+                -o "imapc_features=rfc822.size fetch-headers" -o mail_prefetch_count=20 \
+                backup -R -u "scale-$n-dsync@$DOMAIN" imapc:
+        fi
+        got=$(da mailbox status -u "scale-$n-mf@$DOMAIN" -t messages INBOX | sed 's/.*=//')
+        echo "mailferry: $got of $n messages on the target" >"$d/check.txt"
+        [ "$got" = "$n" ] || MISMATCH=1
+    done
+    unset TIMED_RES
+fi
+
+# --- 11. the tables ----------------------------------------------------------------------
 echo
 echo "== mailferry benchmark: $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2}') MB RAM," \
     "kernel $(uname -r), dovecot $(dovecot --version | cut -d' ' -f1), $(mbsync --version)"
@@ -681,6 +730,12 @@ if [ -s "$P3RES" ]; then
     done
     awk -F'\t' '$1 == "pop3-mailferry" { m = $3 } $1 == "pop3-dsync" { d = $3 }
         END { if (m && d) printf "mailferry / dsync (pop3c), msgs/s: %.2fx\n", d / m }' "$P3RES"
+fi
+if [ -s "$SCALERES" ]; then
+    echo
+    echo "== one folder of small messages: $SCALE_SMALL against $SCALE_LARGE (workers=$WORKERS)"
+    $LIB scale-table "$SCALERES" "$SCALE_SMALL" "$SCALE_LARGE" \
+        "$RUN/work/scale-$SCALE_SMALL/check.txt" "$RUN/work/scale-$SCALE_LARGE/check.txt"
 fi
 if [ -s "$BATCHRES" ]; then
     echo

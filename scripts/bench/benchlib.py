@@ -254,11 +254,60 @@ def batch_table(results, small_manifest, one_manifest, accounts, *checks):
             rss, "met" if rss <= 128 else "MISSED"))
 
 
+def scale_table(results, small, large, *checks):
+    """Each step on the small and the large folder: time, peak RSS, and the large/small ratios."""
+    rows = {}
+    with open(results) as f:
+        for line in f:
+            c = line.rstrip("\n").split("\t")
+            rows[c[0]] = dict(rc=int(c[1]), secs=float(c[2]), rss=int(c[3]) / 1024)
+    print("%-8s %12s %12s %14s %14s %8s %8s" % (
+        "step", "%s s" % small, "%s s" % large, "%s RSS" % small, "%s RSS" % large,
+        "time x", "RSS x"))
+    ratios = {}
+    for step in ("run", "dsync", "rerun", "plan", "verify"):
+        a, b = rows.get("%s-%s" % (step, small)), rows.get("%s-%s" % (step, large))
+        if not a or not b:
+            continue
+        t, m = b["secs"] / max(a["secs"], 1e-9), b["rss"] / max(a["rss"], 1e-9)
+        ratios[step] = (t, m, a, b)
+        print("%-8s %12.2f %12.2f %10.1f MiB %10.1f MiB %7.1fx %7.2fx%s" % (
+            step, a["secs"], b["secs"], a["rss"], b["rss"], t, m,
+            "" if a["rc"] == 0 and b["rc"] == 0 else "  (exit %d/%d)" % (a["rc"], b["rc"])))
+    for path in checks:
+        try:
+            with open(path) as f:
+                print("check: " + f.read().strip())
+        except OSError:
+            pass
+    n = int(large) / int(small)
+    if "run" in ratios:
+        t, m, a, b = ratios["run"]
+        print("first run, large folder: %.0f msgs/s; time x %.1f for %.0fx the messages" % (
+            int(large) / b["secs"], t, n))
+        if "dsync" in ratios:
+            d = ratios["dsync"][3]
+            print("first run, large folder, mailferry / dsync = %.2fx  (target >= 1.0x: %s)" % (
+                d["secs"] / b["secs"], "met" if d["secs"] >= b["secs"] else "MISSED"))
+    if "rerun" in ratios:
+        b = ratios["rerun"][3]
+        print("no-op rerun, large folder = %.1f s  (target < 10 s: %s)" % (
+            b["secs"], "met" if b["secs"] < 10 else "MISSED"))
+    for step, (t, m, a, b) in ratios.items():
+        if step == "dsync":
+            continue
+        print("%-6s large/small: time %.1fx (target <= 11x: %s), RSS %.2fx (target <= 1.2x: %s), "
+              "peak %.0f MiB (target <= 64: %s)" % (
+                  step, t, "met" if t <= 11 else "MISSED", m, "met" if m <= 1.2 else "MISSED",
+                  b["rss"], "met" if b["rss"] <= 64 else "MISSED"))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"freeports": freeports, "mailbox-dump": mailbox_dump, "verify": verify,
           "timev": timev, "mf-json": mf_json, "table": table,
-          "backup-table": backup_table, "batch-table": batch_table}[cmd]
+          "backup-table": backup_table, "batch-table": batch_table,
+          "scale-table": scale_table}[cmd]
     sys.exit(fn(*args) or 0)
 
 

@@ -241,6 +241,8 @@ def main():
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--big", type=int, default=0, help="one message of about this many MB")
+    ap.add_argument("--small", type=int, default=0,
+                    help="this many small (1-3 KB) text messages, all in INBOX")
     ap.add_argument("--manifest", help="write counts and bytes here as JSON")
     a = ap.parse_args()
 
@@ -248,7 +250,16 @@ def main():
     pool = Pool(a.seed)
     stats = new_stats()
     root = a.out
-    if a.big:
+    if a.small:
+        make_dirs(root, ["INBOX"])
+        span = END - START
+        for i in range(a.small):
+            t = START + span * i // a.small
+            head = headers(rng, i, t, subject_for(rng, i), "text/plain; charset=utf-8",
+                           ["Content-Transfer-Encoding: 8bit"])
+            data = (head + "\n" + text_body(rng, rng.randint(500, 2200))).encode()
+            write_message(root, "INBOX", i, t, data, flags_for(rng), stats)
+    elif a.big:
         make_dirs(root, ["INBOX"])
         t = START + 86400 * 1000
         data = make_message(rng, pool, 0, t, "attach", a.big * 1000 * 1000)
