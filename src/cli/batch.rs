@@ -105,14 +105,25 @@ struct Totals {
     failed: AtomicUsize,
 }
 
-/// One account's engine events, added to the batch's totals.
-struct AccountProgress(Arc<Totals>);
+/// One account's engine events: counted into the batch's totals, and what a person would
+/// want to read later (folders done, failures, reconnects, warnings) kept in its `log.txt`.
+struct AccountProgress {
+    totals: Arc<Totals>,
+    log: Option<std::sync::Mutex<std::fs::File>>,
+}
 
 impl Progress for AccountProgress {
     fn event(&self, event: Event) {
         if let Event::Copied { bytes, .. } = event {
-            self.0.messages.fetch_add(1, Ordering::Relaxed);
-            self.0.bytes.fetch_add(bytes, Ordering::Relaxed);
+            self.totals.messages.fetch_add(1, Ordering::Relaxed);
+            self.totals.bytes.fetch_add(bytes, Ordering::Relaxed);
+            return;
+        }
+        if let (Some(log), Some(line)) = (&self.log, super::display::event_line(&event)) {
+            use std::io::Write;
+            let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let _ = writeln!(f, "{now} {line}");
         }
     }
 }
@@ -239,7 +250,14 @@ async fn run_account(
         let profile = batch.profile(a)?;
         let source = super::source_side_limited(&profile, Some(limits)).await?;
         let target = super::target_side_limited(&profile, Some(limits))?;
-        let progress: Arc<dyn Progress> = Arc::new(AccountProgress(totals));
+        std::fs::create_dir_all(&dir)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("log.txt"))
+            .ok()
+            .map(std::sync::Mutex::new);
+        let progress: Arc<dyn Progress> = Arc::new(AccountProgress { totals, log });
         let opts = RunOptions {
             shared_budget: Some(budget),
             ..RunOptions::default()
@@ -282,6 +300,17 @@ async fn run_account(
         Err(e) => {
             r.failure = Some(failure_kind(&e));
             r.error = Some(format!("{e:#}"));
+            use std::io::Write;
+            let logged = std::fs::create_dir_all(&dir).and_then(|_| {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("log.txt"))?;
+                writeln!(f, "{} {e:#}", r.finished.to_rfc3339())
+            });
+            if let Err(le) = logged {
+                tracing::warn!("{}: {le}", dir.display());
+            }
         }
     }
     let _ = std::fs::create_dir_all(&dir)

@@ -36,13 +36,13 @@ pub use crate::sides::{SourceSide, TargetSide, job_label};
 
 /// Bytes of messages in flight between fetch and append, across all workers.
 pub const DEFAULT_BUDGET: u64 = 16 * 1024 * 1024;
-const BATCH_MESSAGES: usize = 50;
+const BATCH_MESSAGES: usize = 256;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_ATTEMPTS: u32 = POLICY.attempts;
 /// Messages larger than this are fetched in parts of this size.
 const PART_BYTES: u64 = 2 * 1024 * 1024;
 /// Messages and bytes per MULTIAPPEND.
-const MULTI_MESSAGES: usize = 32;
+const MULTI_MESSAGES: usize = 256;
 const MULTI_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Set by Ctrl-C: workers stop taking new work, finish what is in flight, and the checkpoint

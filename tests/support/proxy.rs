@@ -158,7 +158,8 @@ impl Proxy {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
-    /// The most connections that were open at the same time.
+    /// The most connections clients held open at the same time (counted from the kernel's
+    /// table of the clients' sockets each time one is accepted).
     pub fn most_open(&self) -> usize {
         self.shared.most_open.load(Ordering::SeqCst)
     }
@@ -260,6 +261,34 @@ impl Shared {
     }
 }
 
+/// Connections clients hold open to `port` right now, as the kernel sees the client side: a
+/// client's close shows here at once, where the proxy's own threads notice it a moment later.
+fn clients_open(port: u16) -> usize {
+    let port_of = |addr: &str| {
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter(|l| {
+                    let cols: Vec<&str> = l.split_whitespace().collect();
+                    // Established (01), to the proxy's port, from another port (a client).
+                    cols.len() > 3
+                        && cols[3] == "01"
+                        && port_of(cols[2]) == Some(port)
+                        && port_of(cols[1]) != Some(port)
+                })
+                .count()
+        })
+        .sum()
+}
+
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     for (id, stream) in listener.incoming().enumerate() {
         if shared.stopping.load(Ordering::SeqCst) {
@@ -267,6 +296,11 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         }
         let Ok(client) = stream else { continue };
         shared.connections.fetch_add(1, Ordering::SeqCst);
+        if let Ok(addr) = client.local_addr() {
+            shared
+                .most_open
+                .fetch_max(clients_open(addr.port()), Ordering::SeqCst);
+        }
         let shared = Arc::clone(&shared);
         let _ = thread::Builder::new()
             .name(format!("proxy-conn-{id}"))
@@ -295,11 +329,7 @@ fn serve(id: usize, client: TcpStream, shared: Arc<Shared>) {
     else {
         return;
     };
-    {
-        let mut live = lock(&shared.live);
-        live.insert(id, (client_live, upstream_live));
-        shared.most_open.fetch_max(live.len(), Ordering::SeqCst);
-    }
+    lock(&shared.live).insert(id, (client_live, upstream_live));
     let client_out = Arc::new(Mutex::new(client_out));
     let (events_tx, events_rx) = mpsc::channel();
     // The folder the client selected last (decoded), for [`Quirk::Gmail`].
