@@ -208,13 +208,29 @@ def backup_table(results, manifest, restore_check):
             big["rss"], "met" if big["rc"] == 0 and big["rss"] <= 100 else "MISSED"))
 
 
-def batch_table(results, small_manifest, one_manifest, accounts, *checks):
-    """`mailferry batch` against one account of as many messages and a run per account."""
+def timed_rows(results):
+    """Rows `timed` wrote: name -> exit code, seconds, peak RSS in MiB."""
     rows = {}
     with open(results) as f:
         for line in f:
             c = line.rstrip("\n").split("\t")
             rows[c[0]] = dict(rc=int(c[1]), secs=float(c[2]), rss=int(c[3]) / 1024)
+    return rows
+
+
+def print_checks(paths):
+    """The one-line fidelity checks the script wrote, where they exist."""
+    for path in paths:
+        try:
+            with open(path) as f:
+                print("check: " + f.read().strip())
+        except OSError:
+            pass
+
+
+def batch_table(results, small_manifest, one_manifest, accounts, *checks):
+    """`mailferry batch` against one account of as many messages and a run per account."""
+    rows = timed_rows(results)
     with open(small_manifest) as f:
         small = json.load(f)
     with open(one_manifest) as f:
@@ -234,12 +250,7 @@ def batch_table(results, small_manifest, one_manifest, accounts, *checks):
         print("%-12s %8.2f %9.0f %8.1f %6.1f MiB%s" % (
             name, r["secs"], rate[name][0], rate[name][1] / 1e6, r["rss"],
             "" if r["rc"] == 0 else "  (exit %d)" % r["rc"]))
-    for path in checks:
-        try:
-            with open(path) as f:
-                print("check: " + f.read().strip())
-        except OSError:
-            pass
+    print_checks(checks)
     if "batch" in rate and "one-account" in rate:
         x = rate["batch"][1] / rate["one-account"][1]
         print("batch / one account, MB/s      = %4.2fx  (target >= 0.9x: %s)" % (
@@ -256,11 +267,7 @@ def batch_table(results, small_manifest, one_manifest, accounts, *checks):
 
 def scale_table(results, small, large, *checks):
     """Each step on the small and the large folder: time, peak RSS, and the large/small ratios."""
-    rows = {}
-    with open(results) as f:
-        for line in f:
-            c = line.rstrip("\n").split("\t")
-            rows[c[0]] = dict(rc=int(c[1]), secs=float(c[2]), rss=int(c[3]) / 1024)
+    rows = timed_rows(results)
     print("%-8s %12s %12s %14s %14s %8s %8s" % (
         "step", "%s s" % small, "%s s" % large, "%s RSS" % small, "%s RSS" % large,
         "time x", "RSS x"))
@@ -274,12 +281,7 @@ def scale_table(results, small, large, *checks):
         print("%-8s %12.2f %12.2f %10.1f MiB %10.1f MiB %7.1fx %7.2fx%s" % (
             step, a["secs"], b["secs"], a["rss"], b["rss"], t, m,
             "" if a["rc"] == 0 and b["rc"] == 0 else "  (exit %d/%d)" % (a["rc"], b["rc"])))
-    for path in checks:
-        try:
-            with open(path) as f:
-                print("check: " + f.read().strip())
-        except OSError:
-            pass
+    print_checks(checks)
     n = int(large) / int(small)
     if "run" in ratios:
         t, m, a, b = ratios["run"]

@@ -1276,7 +1276,8 @@ mod tests {
     use super::*;
     use crate::archive::{MessageStore, store::ArchiveStore};
 
-    fn meta(folder: &str) -> MessageMeta {
+    /// A message's metadata with nothing but its folder (the writer fills in the rest).
+    pub(super) fn meta(folder: &str) -> MessageMeta {
         MessageMeta {
             folder: folder.into(),
             role: None,

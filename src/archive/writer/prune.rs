@@ -229,25 +229,9 @@ pub fn cutoff(now: DateTime<Utc>, keep: std::time::Duration) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::meta;
     use super::*;
-    use crate::archive::MessageMeta;
     use std::path::Path;
-
-    fn meta(folder: &str) -> MessageMeta {
-        MessageMeta {
-            folder: folder.into(),
-            role: None,
-            flags: vec!["\\Seen".into()],
-            internaldate: Some("07-Jul-2021 02:44:25 +0800".into()),
-            size: 0,
-            sha256: String::new(),
-            fingerprint: String::new(),
-            message_id: None,
-            source_uidvalidity: None,
-            source_uid: None,
-            labels: Vec::new(),
-        }
-    }
 
     fn mail(i: usize) -> Vec<u8> {
         format!("Subject: m{i}\r\n\r\n{}\r\n", "x".repeat(2000 + i)).into_bytes()
