@@ -133,7 +133,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-USERS=(src big dst-big dst-restore dst-restore-big dst-pop3-mailferry dst-pop3-dsync)
+USERS=(src big dst-big dst-raw dst-restore dst-restore-big dst-pop3-mailferry dst-pop3-dsync)
 if has_tool scale; then
     for n in "$SCALE_SMALL" "$SCALE_LARGE"; do USERS+=("scale-$n" "scale-$n-mf" "scale-$n-dsync"); done
 fi
@@ -350,6 +350,18 @@ if [ "$DELAY" != 0 ] && [ -n "$MIGRATE" ]; then
     done
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     PIDS=()
+fi
+
+# --- the server's own limit: the corpus APPENDed by a minimal client ----------------------
+RAW=$RUN/work/raw-ingest.txt
+if has_tool mailferry; then
+    log "raw ingest: $WORKERS connections, MULTIAPPEND with LITERAL+"
+    $LIB raw-ingest "$CORPUS/Maildir" 127.0.0.1 "$IMAP_PORT" "dst-raw@$DOMAIN" "$PW" "$WORKERS" \
+        >"$RAW" || { log "raw ingest failed"; : >"$RAW"; }
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then
+        da kick "dst-raw@$DOMAIN" >/dev/null 2>&1 || true
+        rm -rf "$RUN/mail/dst-raw"
+    fi
 fi
 
 # --- 6. memory: one big message ----------------------------------------------------------
@@ -694,6 +706,14 @@ echo "== mailferry benchmark: $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2}
     "kernel $(uname -r), dovecot $(dovecot --version | cut -d' ' -f1), $(mbsync --version)"
 if [ -n "$MIGRATE" ]; then
     $LIB table "$RESULTS" "$CORPUS/manifest.json" "$WORKERS"
+    if [ -s "$RAW" ]; then
+        read -r raw_secs raw_n raw_bytes <"$RAW"
+        awk -F'\t' -v r="$raw_secs" -v n="$raw_n" -v b="$raw_bytes" \
+            '$1 == "mailferry" && $2 == 0 { m = $4 }
+             END { printf "raw ingest (the server'"'"'s limit: %d messages, %.0f MB in memory, APPENDed): %.2f s\n", n, b / 1e6, r;
+                   if (m) printf "RTT+0ms  mailferry / raw ingest = %.0f%%  (target >= 90%%: %s)\n", 100 * r / m, (r / m >= 0.9 ? "met" : "MISSED") }' \
+            "$RESULTS"
+    fi
 fi
 if has_tool mailferry; then
     echo

@@ -12,6 +12,7 @@
 
 import collections
 import json
+import os
 import socket
 import sys
 
@@ -208,6 +209,106 @@ def backup_table(results, manifest, restore_check):
             big["rss"], "met" if big["rc"] == 0 and big["rss"] <= 100 else "MISSED"))
 
 
+def raw_ingest(maildir, host, port, user, password, connections):
+    """The most the target server takes: the corpus, read into memory first, APPENDed by a
+    minimal client (MULTIAPPEND of up to 256 messages / 8 MiB with LITERAL+, every command of
+    a connection sent without waiting, `connections` connections, folders spread over them in
+    runs of 256 as mailferry's workers take them). No fetching, no checks. Prints the seconds
+    of the APPEND phase, the messages and the bytes."""
+    import socket
+    import threading
+    import time
+
+    letters = {"S": "\\Seen", "F": "\\Flagged", "R": "\\Answered", "a": "$Forwarded"}
+    msgs = []
+    for d, subdirs, files in os.walk(maildir):
+        if os.path.basename(d) != "cur":
+            continue
+        parent = os.path.basename(os.path.dirname(d))
+        folder = "INBOX" if os.path.dirname(d) == maildir.rstrip("/") else parent[1:].replace(".", "/")
+        for name in sorted(files):
+            path = os.path.join(d, name)
+            with open(path, "rb") as f:
+                data = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            flags = " ".join(letters[c] for c in name.rsplit(",", 1)[-1] if c in letters)
+            when = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(os.path.getmtime(path)))
+            msgs.append((folder, flags, when, data))
+    groups = []
+    by_folder = collections.OrderedDict()
+    for m in msgs:
+        by_folder.setdefault(m[0], []).append(m)
+    for folder, ms in by_folder.items():
+        for i in range(0, len(ms), 256):
+            groups.append(ms[i:i + 256])
+    shares = [groups[i::int(connections)] for i in range(int(connections))]
+
+    def session():
+        s = socket.create_connection((host, int(port)))
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(("a LOGIN \"%s\" \"%s\"\r\n" % (user, password)).encode())
+        while not f.readline().startswith(b"a "):
+            pass
+        return s, f
+
+    s, f = session()
+    for folder in by_folder:
+        if folder != "INBOX":
+            s.sendall(('c CREATE "%s"\r\n' % folder).encode())
+            while not f.readline().startswith(b"c "):
+                pass
+    s.close()
+    sessions = [session() for _ in shares]
+    failed = []
+
+    def push(s, f, share):
+        tags = []
+        def reader():
+            left = set(tags_all)
+            while left:
+                line = f.readline()
+                if not line:
+                    failed.append("connection closed")
+                    return
+                tag = line.split(b" ", 1)[0].decode(errors="replace")
+                if tag in left:
+                    left.discard(tag)
+                    if not line.split(b" ", 2)[1].startswith(b"OK"):
+                        failed.append(line.decode(errors="replace").strip())
+        commands = []
+        for n, group in enumerate(share):
+            cmd = [('t%d APPEND "%s"' % (n, group[0][0])).encode()]
+            size = 0
+            for _, flags, when, data in group:
+                cmd.append((' (%s) "%s" {%d+}\r\n' % (flags, when, len(data))).encode())
+                cmd.append(data)
+                size += len(data)
+            cmd.append(b"\r\n")
+            commands.append(b"".join(cmd))
+            tags.append("t%d" % n)
+        tags_all = list(tags)
+        r = threading.Thread(target=reader)
+        r.start()
+        for c in commands:
+            s.sendall(c)
+        r.join()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=push, args=(s, f, share))
+               for (s, f), share in zip(sessions, shares)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    secs = time.monotonic() - start
+    for s, _ in sessions:
+        s.close()
+    if failed:
+        print("raw ingest failed: %s" % failed[0], file=sys.stderr)
+        sys.exit(1)
+    print("%.2f\t%d\t%d" % (secs, len(msgs), sum(len(m[3]) for m in msgs)))
+
+
 def timed_rows(results):
     """Rows `timed` wrote: name -> exit code, seconds, peak RSS in MiB."""
     rows = {}
@@ -309,7 +410,7 @@ def main():
     fn = {"freeports": freeports, "mailbox-dump": mailbox_dump, "verify": verify,
           "timev": timev, "mf-json": mf_json, "table": table,
           "backup-table": backup_table, "batch-table": batch_table,
-          "scale-table": scale_table}[cmd]
+          "scale-table": scale_table, "raw-ingest": raw_ingest}[cmd]
     sys.exit(fn(*args) or 0)
 
 
