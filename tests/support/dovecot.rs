@@ -248,10 +248,10 @@ impl Dovecot {
                     let _ = watchdog.wait();
                     let logs = read_logs(dir);
                     last_error = format!("Dovecot did not start: {why}\n{logs}");
-                    if !logs.contains("Address already in use") {
-                        break;
-                    }
-                    // Another process took a port between our probe and Dovecot's bind.
+                    // Another process took a port between our probe and Dovecot's bind, or a
+                    // loaded machine failed a start (seen once: exit 89, nothing logged): a
+                    // broken configuration fails every attempt and is reported the same.
+                    std::thread::sleep(std::time::Duration::from_millis(200));
                     let _ = fs::remove_file(dir.join("log/dovecot.log"));
                     let _ = fs::remove_file(dir.join("log/stderr.log"));
                 }
