@@ -292,7 +292,7 @@ fn a_batch_backup_is_restored_by_a_second_batch() {
     std::fs::write(
         work.path().join("backup.yaml"),
         format!(
-            "job:\n  source: {{ imap: {{ host: 127.0.0.1, port: {port}, tls: none }} }}\n  target: {{ archive: {{ path: \"backups/{{source_user}}\" }} }}\naccounts_csv: accounts.csv\nnew_connections_per_minute: 5000\nstate_dir: backup-state\n"
+            "job:\n  source: {{ imap: {{ host: 127.0.0.1, port: {port}, tls: none }} }}\n  target: {{ archive: {{ path: \"backups/{{source_user}}\", retention: {{ keep_deleted_for: 0m }} }} }}\naccounts_csv: accounts.csv\nnew_connections_per_minute: 5000\nstate_dir: backup-state\n"
         ),
     )
     .unwrap();
@@ -309,6 +309,24 @@ fn a_batch_backup_is_restored_by_a_second_batch() {
     let (code, out) = batch(work.path(), &["restore.yaml", "--json"]);
     assert_eq!(code, 0, "{out}");
     assert_all_exact(&a, None);
+
+    // The job's `retention:` holds in a batch as in a single run: a message the server
+    // deleted leaves that account's archive (the rule is zero here).
+    let gone = a.src[0].messages("INBOX")[0].uid;
+    a.src[0].expunge("INBOX", gone);
+    let (code, out) = batch(work.path(), &["backup.yaml", "--json", "--again"]);
+    assert_eq!(code, 0, "{out}");
+    let report: Json = serde_json::from_slice(
+        &std::fs::read(
+            work.path()
+                .join("backup-state/accounts")
+                .join(&a.src[0].name)
+                .join("report.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["pruned"], 1, "{report}");
 }
 
 #[test]

@@ -235,8 +235,7 @@ impl Batch {
             );
         }
         let text = serde_yaml::to_string(&job).map_err(|e| err(e.to_string()))?;
-        let mut profile =
-            Profile::parse(&text, &self.path).map_err(|e| err(without_file(&e, &self.path)))?;
+        let mut profile = Profile::parse(&text, &self.path).map_err(|e| err(without_file(&e)))?;
         if let (Some(s), Source::Imap(acc)) = (given.0.clone(), &mut profile.source) {
             acc.password = PasswordSource::Given(s);
         }
@@ -275,7 +274,7 @@ fn placeholder() -> Value {
 
 /// A profile error about the generated job: its key and message, not the line of a file the
 /// user never saw.
-fn without_file(e: &crate::profile::ProfileError, _path: &Path) -> String {
+fn without_file(e: &crate::profile::ProfileError) -> String {
     let key = e
         .key
         .as_deref()

@@ -109,7 +109,7 @@ struct Totals {
 /// want to read later (folders done, failures, reconnects, warnings) kept in its `log.txt`.
 struct AccountProgress {
     totals: Arc<Totals>,
-    log: Option<std::sync::Mutex<std::fs::File>>,
+    dir: PathBuf,
 }
 
 impl Progress for AccountProgress {
@@ -119,12 +119,34 @@ impl Progress for AccountProgress {
             self.totals.bytes.fetch_add(bytes, Ordering::Relaxed);
             return;
         }
-        if let (Some(log), Some(line)) = (&self.log, super::display::event_line(&event)) {
-            use std::io::Write;
-            let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
-            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let _ = writeln!(f, "{now} {line}");
+        if let Some(line) = super::display::event_line(&event) {
+            append_log(&self.dir, &line);
         }
+    }
+}
+
+/// Adds a timed line to an account's `log.txt` (a log that cannot be written is reported
+/// once per line on stderr, and the run goes on).
+fn append_log(dir: &Path, line: &str) {
+    use std::io::Write;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("log.txt"))
+        .and_then(|mut f| writeln!(f, "{now} {line}"));
+    if let Err(e) = written {
+        tracing::warn!("{}: {e}", dir.display());
+    }
+}
+
+/// An account's status in a word, for the table and the per-account lines.
+fn status_word(r: &AccountResult) -> &'static str {
+    match (r.status, r.failure) {
+        (Status::Done, _) => "done",
+        (Status::Partial, _) => "partial",
+        (Status::Failed, Some(FailureKind::Permanent)) => "permanent",
+        (Status::Failed, _) => "transient",
     }
 }
 
@@ -246,25 +268,29 @@ async fn run_account(
 ) -> AccountResult {
     let begun = Instant::now();
     let dir = batch.account_dir(a);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!("{}: {e}", dir.display());
+    }
     let outcome = async {
         let profile = batch.profile(a)?;
         let source = super::source_side_limited(&profile, Some(limits)).await?;
         let target = super::target_side_limited(&profile, Some(limits))?;
-        std::fs::create_dir_all(&dir)?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("log.txt"))
-            .ok()
-            .map(std::sync::Mutex::new);
-        let progress: Arc<dyn Progress> = Arc::new(AccountProgress { totals, log });
+        let progress: Arc<dyn Progress> = Arc::new(AccountProgress {
+            totals,
+            dir: dir.clone(),
+        });
         let opts = RunOptions {
             shared_budget: Some(budget),
             ..RunOptions::default()
         };
         let run = engine::run(&profile, source.clone(), target, progress, opts).await;
         source.close().await;
-        anyhow::Ok(run?)
+        let mut report = run?;
+        // As `mailferry run` does: a good backup with `retention:` prunes its archive.
+        if report.exit_code() == 0 {
+            super::run::prune_after_backup(&profile, &mut report).await;
+        }
+        anyhow::Ok(report)
     }
     .await;
     let mut r = AccountResult {
@@ -294,27 +320,15 @@ async fn run_account(
                 report.failed,
                 report.bytes,
             );
-            let _ = std::fs::create_dir_all(&dir)
-                .and_then(|_| std::fs::write(dir.join("report.json"), to_json(&report)));
+            let _ = std::fs::write(dir.join("report.json"), to_json(&report));
         }
         Err(e) => {
             r.failure = Some(failure_kind(&e));
             r.error = Some(format!("{e:#}"));
-            use std::io::Write;
-            let logged = std::fs::create_dir_all(&dir).and_then(|_| {
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join("log.txt"))?;
-                writeln!(f, "{} {e:#}", r.finished.to_rfc3339())
-            });
-            if let Err(le) = logged {
-                tracing::warn!("{}: {le}", dir.display());
-            }
+            append_log(&dir, &format!("{e:#}"));
         }
     }
-    let _ = std::fs::create_dir_all(&dir)
-        .and_then(|_| std::fs::write(dir.join("result.json"), to_json(&r)));
+    let _ = std::fs::write(dir.join("result.json"), to_json(&r));
     r
 }
 
@@ -336,11 +350,11 @@ fn read_result(dir: &Path) -> Option<AccountResult> {
 }
 
 fn account_line(r: &AccountResult) -> String {
-    let status = match (r.status, r.failure) {
-        (Status::Done, _) => "done".to_string(),
-        (Status::Partial, _) => format!("{} messages failed (a rerun retries them)", r.failed),
-        (Status::Failed, Some(FailureKind::Permanent)) => "FAILED (permanent)".to_string(),
-        (Status::Failed, _) => "FAILED (transient: a rerun retries it)".to_string(),
+    let status = match status_word(r) {
+        "partial" => format!("{} messages failed (a rerun retries them)", r.failed),
+        "permanent" => "FAILED (permanent: fix it, then rerun)".to_string(),
+        "transient" => "FAILED (transient: a rerun retries it)".to_string(),
+        word => word.to_string(),
     };
     let mut line = format!(
         "{}: {status}; {} copied, {} already there, {:.1} s",
@@ -368,16 +382,10 @@ fn print_summary(s: &BatchSummary, json: bool) -> anyhow::Result<()> {
         "bytes"
     );
     for r in s.results.values() {
-        let status = match (r.status, r.failure) {
-            (Status::Done, _) => "done",
-            (Status::Partial, _) => "partial",
-            (Status::Failed, Some(FailureKind::Permanent)) => "permanent",
-            (Status::Failed, _) => "transient",
-        };
         println!(
             "{}  {:<10} {:>8} {:>8} {:>6} {:>10}",
             pad(&r.id, w),
-            status,
+            status_word(r),
             r.copied,
             r.already_present,
             r.failed,
@@ -461,13 +469,17 @@ async fn plan(args: RunArgs) -> anyhow::Result<i32> {
 
 async fn verify(args: RunArgs) -> anyhow::Result<i32> {
     let (batch, index, count) = load(&args)?;
+    let limits = HostLimits::new(
+        batch.max_connections_per_host,
+        batch.new_connections_per_minute,
+    );
     let mut bad = 0;
     let mut rows = Vec::new();
     for a in batch.shard(index, count) {
         let checked = async {
             let profile = batch.profile(a)?;
-            let source = super::source_side(&profile).await?;
-            let target = super::target_side(&profile)?;
+            let source = super::source_side_limited(&profile, Some(&limits)).await?;
+            let target = super::target_side_limited(&profile, Some(&limits))?;
             let opts = super::verify_options(&profile, &source, &target, false)?;
             let (vs, vt) = super::verify_locations(&source, &target).await?;
             let verdict =

@@ -96,7 +96,7 @@ fn after_run(
 }
 
 /// `retention.keep_deleted_for`: a backup that went well ends by pruning its archive.
-async fn prune_after_backup(
+pub(super) async fn prune_after_backup(
     profile: &mailferry::profile::Profile,
     report: &mut mailferry::report::Report,
 ) {
