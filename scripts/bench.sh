@@ -9,7 +9,8 @@
 # Environment (all optional):
 #   BENCH_MESSAGES=10000   corpus size (1000 for a quick run)
 #   BENCH_SEED=20240601    corpus seed
-#   BENCH_DELAY=10         ms added each way by the proxy for the second round; 0 skips it
+#   BENCH_DELAY="10 50"    ms added each way by the proxy, one round per value (RTT +20 and
+#                          +100 ms); 0 skips the rounds
 #   BENCH_WORKERS=4        mailferry workers
 #   BENCH_TOOLS="mailferry dsync mbsync backup pop3"
 #                          backup: mailferry backs the source up (mbox, tar; full, then again
@@ -42,7 +43,7 @@ HERE=$ROOT/scripts/bench
 LIB="python3 $HERE/benchlib.py"
 MESSAGES=${BENCH_MESSAGES:-10000}
 SEED=${BENCH_SEED:-20240601}
-DELAY=${BENCH_DELAY:-10}
+DELAY=${BENCH_DELAY:-10 50}
 WORKERS=${BENCH_WORKERS:-4}
 TOOLS=${BENCH_TOOLS:-mailferry dsync mbsync backup pop3 batch}
 # The IMAP -> IMAP tools; "backup", "pop3" and "batch" are sections of their own.
@@ -143,7 +144,7 @@ if has_tool batch; then
 fi
 for tool in $MIGRATE; do
     USERS+=("dst-$tool-0")
-    [ "$DELAY" = 0 ] || USERS+=("dst-$tool-$((DELAY * 2))")
+    for d in $DELAY; do [ "$d" = 0 ] || USERS+=("dst-$tool-$((d * 2))"); done
 done
 DOVECOT_OWNER=vmail DOVECOT_PW=$PW DOVECOT_POP3_PORT=$POP3_PORT DOVECOT_DOMAIN=$DOMAIN DOVECOT_SENT_AUTO=subscribe \
     dovecot_setup "$RUN" "$IMAP_PORT" "${USERS[@]}"
@@ -339,18 +340,19 @@ for _ in $(seq "$REPEAT"); do
         measure "$tool" 0 "$IMAP_PORT" "$IMAP_PORT"
     done
 done
-if [ "$DELAY" != 0 ] && [ -n "$MIGRATE" ]; then
-    start_proxy "$PX_SRC" "$DELAY"
-    start_proxy "$PX_DST" "$DELAY"
+for d in $DELAY; do
+    [ "$d" != 0 ] && [ -n "$MIGRATE" ] || continue
+    start_proxy "$PX_SRC" "$d"
+    start_proxy "$PX_DST" "$d"
     for _ in $(seq "$REPEAT"); do
         for tool in $MIGRATE; do
             install_user src "$CORPUS"
-            measure "$tool" $((DELAY * 2)) "$PX_SRC" "$PX_DST"
+            measure "$tool" $((d * 2)) "$PX_SRC" "$PX_DST"
         done
     done
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     PIDS=()
-fi
+done
 
 # --- the server's own limit: the corpus APPENDed by a minimal client ----------------------
 RAW=$RUN/work/raw-ingest.txt

@@ -2,7 +2,7 @@
 //! selected after filters. `plan` prints it; `run` carries it out. Building a plan only reads
 //! (EXAMINE and `BODY.PEEK`), so it changes nothing anywhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint};
 use crate::folders::{self, FolderMap, PlannedFolder};
 use crate::imap::bodystructure::Summary;
+use crate::imap::session::{FetchRecord, SentFetch};
 use crate::imap::{Session, uidset};
 use crate::mapping::ListedFolder;
 use crate::profile::{AttachmentFilter, Filters};
@@ -216,6 +217,88 @@ async fn fetch_meta(
     Ok(records)
 }
 
+/// Metadata FETCHes sent ahead of the chunk being read.
+const PIPELINE: usize = 4;
+
+/// A folder's metadata chunks, with up to [`PIPELINE`] FETCHes on the way at once: one round
+/// trip for several chunks, not one each (a far server costs its latency once).
+#[derive(Default)]
+struct Ahead {
+    /// (chunk, command) sent and not yet read, in order.
+    sent: VecDeque<(usize, SentFetch)>,
+    /// The next chunk to send.
+    next: usize,
+    /// Records of a later chunk that came with an earlier one's answer (a server may answer
+    /// pipelined commands in any order before their completions).
+    early: HashMap<usize, Vec<FetchRecord>>,
+}
+
+impl Ahead {
+    /// The records of chunk `i` (chunks are read in order).
+    async fn records(
+        &mut self,
+        session: &mut Session,
+        folder: &ListedFolder,
+        chunks: &[(String, Vec<u32>)],
+        i: usize,
+        items: &str,
+    ) -> Result<Vec<FetchRecord>> {
+        self.next = self.next.max(i);
+        while self.next < chunks.len() && self.next < i + PIPELINE {
+            match session.send_uid_fetch(&chunks[self.next].0, items).await {
+                Ok(sent) => self.sent.push_back((self.next, sent)),
+                Err(_) if !self.sent.is_empty() => break,
+                Err(e) => return Err(e),
+            }
+            self.next += 1;
+        }
+        let sent = match self.sent.front() {
+            Some((j, _)) if *j == i => self.sent.pop_front().map(|(_, sent)| sent),
+            _ => None,
+        };
+        let Some(sent) = sent else {
+            self.abandon(session, i).await;
+            return fetch_meta(session, folder, &chunks[i].0, items).await;
+        };
+        let mut out = self.early.remove(&i).unwrap_or_default();
+        let early = &mut self.early;
+        let result = session
+            .finish_uid_fetch(sent, &mut |r| {
+                let owner = r
+                    .uid
+                    .map_or(i, |u| chunks.partition_point(|(_, m)| m.last() < Some(&u)));
+                if owner > i && owner < chunks.len() {
+                    early.entry(owner).or_default().push(r);
+                } else {
+                    out.push(r);
+                }
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                self.abandon(session, i).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// After chunk `i` failed: what was sent ahead is read and dropped (the connection stays
+    /// in step), and sent again when its turn comes.
+    async fn abandon(&mut self, session: &mut Session, i: usize) {
+        for (_, sent) in self.sent.drain(..) {
+            if session.is_broken() {
+                break;
+            }
+            let _ = session.finish_uid_fetch(sent, &mut |_| Ok(())).await;
+        }
+        self.sent.clear();
+        self.early.clear();
+        self.next = i + 1;
+    }
+}
+
 /// Reads metadata for `uids` after an answer could not be read: halves the set on each
 /// unreadable answer (on a fresh connection) until the message it is about stands alone; that
 /// one is left out and named in `unreadable`, and the others are read.
@@ -290,14 +373,17 @@ pub async fn scan_folder(
     }
     let want_structure = attachment_filter_active(filters);
     let header_item = fingerprint::fetch_item();
-    for (set, members) in uidset::chunks(&uids, META_CHUNK) {
-        let items = if want_structure {
-            format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item} BODYSTRUCTURE)")
-        } else {
-            format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})")
-        };
+    let items = if want_structure {
+        format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item} BODYSTRUCTURE)")
+    } else {
+        format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})")
+    };
+    let chunks = uidset::chunks(&uids, META_CHUNK);
+    let mut ahead = Ahead::default();
+    for (i, (_, members)) in chunks.iter().enumerate() {
+        let members = members.clone();
         let mut structure_usable = want_structure;
-        let records = match fetch_meta(session, folder, &set, &items).await {
+        let records = match ahead.records(session, folder, &chunks, i, &items).await {
             Ok(r) => r,
             Err(e) if want_structure && e.poisons_connection() => {
                 // imap-proto cannot parse some real BODYSTRUCTUREs and drops the connection;
@@ -406,14 +492,63 @@ fn empty_plan(map: &FolderMap) -> Plan {
     }
 }
 
-/// Scans an IMAP source's folders as the folder map plans them.
-pub async fn build(source: &mut Session, map: &FolderMap, filters: &Filters) -> Result<Plan> {
-    let mut plan = empty_plan(map);
-    for pf in &map.folders {
-        let mut fp = scan_folder(source, &pf.source, pf.target.clone(), filters).await?;
+/// Scans folders of the map, taking the next unscanned one each time, until none is left.
+async fn scan_some(
+    s: &mut Session,
+    map: &FolderMap,
+    filters: &Filters,
+    next: &std::sync::atomic::AtomicUsize,
+) -> Result<Vec<(usize, FolderPlan)>> {
+    let mut done = Vec::new();
+    loop {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Some(pf) = map.folders.get(i) else {
+            return Ok(done);
+        };
+        let mut fp = scan_folder(s, &pf.source, pf.target.clone(), filters).await?;
         fp.role = pf.role();
-        plan.folders.push(fp);
+        done.push((i, fp));
     }
+}
+
+/// Scans an IMAP source's folders as the folder map plans them: on `connections` sessions
+/// at once where there are several folders (each folder costs round trips; a far server's
+/// latency is then paid once per session, not once per folder).
+pub async fn build(
+    source: &mut Session,
+    map: &FolderMap,
+    filters: &Filters,
+    connections: usize,
+) -> Result<Plan> {
+    let mut plan = empty_plan(map);
+    // A batch shares each host's connections among accounts: its planning takes one.
+    let extra = if source.endpoint.limit.is_some() {
+        0
+    } else {
+        connections.min(map.folders.len()).saturating_sub(1)
+    };
+    let mut sessions = vec![];
+    if extra > 0 {
+        let endpoint = source.endpoint.clone();
+        let opened =
+            futures::future::join_all((0..extra).map(|_| Session::connect(&endpoint))).await;
+        // A helper that cannot connect only means less parallel planning.
+        sessions.extend(opened.into_iter().flatten());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<Vec<(usize, FolderPlan)>>> = futures::future::join_all(
+        std::iter::once(source)
+            .chain(sessions.iter_mut())
+            .map(|s| scan_some(s, map, filters, &next)),
+    )
+    .await;
+    futures::future::join_all(sessions.into_iter().map(Session::logout)).await;
+    let mut scanned = Vec::new();
+    for r in results {
+        scanned.extend(r?);
+    }
+    scanned.sort_by_key(|(i, _)| *i);
+    plan.folders = scanned.into_iter().map(|(_, fp)| fp).collect();
     plan.compute_totals();
     Ok(plan)
 }
@@ -602,7 +737,7 @@ pub async fn plan_job(
             let (listed, _) = listing(&mut s, ep.provider).await?;
             let gmail = s.has(crate::gmail::EXTENSION);
             let map = folders::plan(&inputs(&listed, gmail))?;
-            let mut plan = build(&mut s, &map, &profile.filters).await?;
+            let mut plan = build(&mut s, &map, &profile.filters, profile.workers).await?;
             if gmail {
                 let a = crate::gmail::survey(&mut s, &map.folders, &profile.gmail).await?;
                 leave_to_other_labels(&mut plan, &a);

@@ -1,7 +1,7 @@
 //! The target side of a run: append workers (MULTIAPPEND where offered), and the settling of
 //! an APPEND whose answer was lost.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -15,26 +15,46 @@ use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint};
 use crate::imap::Session;
 use crate::imap::bodystructure::Summary;
+use crate::imap::session::SentAppend;
 use crate::plan::{self, Decision};
 use crate::progress::Event;
 
 pub(super) async fn append_worker(
     shared: Arc<Shared>,
-    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Fetched>>>,
+    mut session: Option<Session>,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<Fetched>>>>,
 ) {
-    let mut session: Option<Session> = None;
+    // APPENDs written and not yet answered: the next is written while one is on its way.
+    let mut window = VecDeque::new();
     loop {
-        // Take one message, and whatever else is already waiting up to a MULTIAPPEND's worth.
+        // Take one fetched batch, and whatever else is already waiting up to a MULTIAPPEND's
+        // bytes: a whole batch per command keeps round trips per batch, not per message.
         let batch = {
             let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { break };
-            let mut bytes = first.body.len() as u64;
-            let mut batch = vec![first];
-            while batch.len() < MULTI_MESSAGES && bytes < MULTI_BYTES {
+            let first = if window.is_empty() {
+                rx.recv().await
+            } else {
                 match rx.try_recv() {
-                    Ok(m) => {
-                        bytes += m.body.len() as u64;
-                        batch.push(m);
+                    Ok(b) => Some(b),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        // Nothing to write meanwhile: read the answers rather than wait
+                        // (their messages hold the byte budget the fetchers need).
+                        drop(rx);
+                        complete(&shared, &mut session, &mut window, 0).await;
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(mut batch) = first else {
+                break;
+            };
+            let mut bytes: u64 = batch.iter().map(|m| m.body.len() as u64).sum();
+            while bytes < MULTI_BYTES {
+                match rx.try_recv() {
+                    Ok(more) => {
+                        bytes += more.iter().map(|m| m.body.len() as u64).sum::<u64>();
+                        batch.extend(more);
                     }
                     Err(_) => break,
                 }
@@ -45,11 +65,87 @@ pub(super) async fn append_worker(
             // Drain without writing: the run is ending with a fatal error.
             continue;
         }
-        append_batch(&shared, &mut session, batch).await;
+        append_batch(&shared, &mut session, &mut window, batch).await;
     }
+    complete(&shared, &mut session, &mut window, 0).await;
     if let Some(s) = session {
         s.logout().await;
     }
+}
+
+/// A MULTIAPPEND written, its answer not yet read.
+struct InFlight {
+    tf: Arc<TargetFolder>,
+    msgs: Vec<Fetched>,
+    flags: Vec<Vec<String>>,
+    sent: SentAppend,
+}
+
+/// Reads answers until at most `keep` APPENDs are on their way. After a failed one, every
+/// other answer is read first, so the retries that follow have the connection to themselves.
+async fn complete(
+    shared: &Shared,
+    session: &mut Option<Session>,
+    window: &mut VecDeque<InFlight>,
+    keep: usize,
+) {
+    while window.len() > keep {
+        let Some(first) = window.pop_front() else {
+            break;
+        };
+        let mut results = vec![finish(session, first).await];
+        if results[0].1.is_err() {
+            for rest in window.drain(..) {
+                results.push(finish(session, rest).await);
+            }
+        }
+        for (f, result) in results {
+            settle_command(shared, session, &f.tf, f.msgs, &f.flags, result).await;
+        }
+    }
+}
+
+type Answer = (Partial, Result<Vec<Option<(u32, u32)>>>);
+
+/// An [`InFlight`] without its command, once answered.
+struct Partial {
+    tf: Arc<TargetFolder>,
+    msgs: Vec<Fetched>,
+    flags: Vec<Vec<String>>,
+}
+
+async fn finish(session: &mut Option<Session>, f: InFlight) -> Answer {
+    let result = match session.as_mut() {
+        Some(s) => s.finish_append(f.sent).await,
+        None => Err(Error::Invalid("no target connection".into())),
+    };
+    let partial = Partial {
+        tf: f.tf,
+        msgs: f.msgs,
+        flags: f.flags,
+    };
+    (partial, result)
+}
+
+/// Splits one folder's messages into MULTIAPPEND commands of at most [`MULTI_MESSAGES`]
+/// messages and about [`MULTI_BYTES`] bytes, in order.
+fn commands(msgs: Vec<Fetched>) -> Vec<Vec<Fetched>> {
+    let mut out: Vec<Vec<Fetched>> = Vec::new();
+    let mut bytes = 0u64;
+    for m in msgs {
+        let len = m.body.len() as u64;
+        match out.last_mut() {
+            Some(cur) if cur.len() < MULTI_MESSAGES && bytes + len <= MULTI_BYTES => {
+                bytes += len;
+                cur.push(m);
+            }
+            _ => {
+                bytes = len;
+                out.push(vec![m]);
+            }
+        }
+    }
+    out
 }
 
 /// Decides a message the attachment filter could not decide from BODYSTRUCTURE; true when
@@ -92,8 +188,14 @@ fn flags_for_target(shared: &Shared, msg: &Fetched) -> Vec<String> {
 }
 
 /// Appends messages, several per command (MULTIAPPEND) where the server allows: one
-/// server-side transaction instead of one per message.
-async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec<Fetched>) {
+/// server-side transaction instead of one per message; with LITERAL+, written while the
+/// previous command's answer is on its way.
+async fn append_batch(
+    shared: &Shared,
+    session: &mut Option<Session>,
+    window: &mut VecDeque<InFlight>,
+    batch: Vec<Fetched>,
+) {
     let batch: Vec<Fetched> = batch
         .into_iter()
         .filter(|m| !filtered_after_download(shared, m))
@@ -107,64 +209,110 @@ async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec
             None => groups.push((tf, vec![m])),
         }
     }
-    for (tf, msgs) in groups {
-        if msgs.len() > 1
+    let commands = groups
+        .into_iter()
+        .flat_map(|(tf, msgs)| commands(msgs).into_iter().map(move |c| (tf.clone(), c)));
+    for (tf, msgs) in commands {
+        let multi = msgs.len() > 1
             && session
                 .as_ref()
-                .is_some_and(|s| !s.is_broken() && s.has("MULTIAPPEND"))
-        {
-            let flags: Vec<Vec<String>> =
-                msgs.iter().map(|m| flags_for_target(shared, m)).collect();
-            let items: Vec<crate::imap::session::AppendItem<'_>> = msgs
-                .iter()
-                .zip(&flags)
-                .map(|(m, f)| crate::imap::session::AppendItem {
-                    flags: f,
-                    internaldate: m.internaldate.as_deref(),
-                    body: &m.body,
-                })
-                .collect();
-            for m in &msgs {
-                tf.begin(&m.meta.fingerprint);
-            }
-            let result = match session.as_mut() {
-                Some(s) => s.append_many(&tf.wire, &items).await,
-                None => Err(Error::Invalid("no target connection".into())),
-            };
-            drop(items);
-            match result {
-                Ok(uids) => {
-                    for ((m, uid), f) in msgs.iter().zip(uids).zip(&flags) {
-                        record_copied(shared, m, uid, f);
-                    }
-                }
-                // Refused as a whole (one bad message spoils the transaction), or the server
-                // answered NO: nothing was stored. One by one, so only the culprit fails.
-                Err(e) if !e.poisons_connection() => {
-                    for m in msgs {
-                        tf.end(&m.meta.fingerprint);
-                        append_one(shared, session, m, false).await;
-                    }
-                }
-                // The answer was lost: none or all were stored; look once, then send the rest.
-                Err(_) => match settle_lost_batch(shared, session, &tf, msgs, &flags).await {
-                    Ok(left) => {
-                        for m in left {
-                            append_one(shared, session, m, false).await;
-                        }
-                    }
-                    Err(in_doubt) => {
-                        for m in in_doubt {
-                            append_one(shared, session, m, true).await;
-                        }
-                    }
-                },
-            }
-        } else {
+                .is_some_and(|s| !s.is_broken() && s.has("MULTIAPPEND"));
+        if !multi {
+            complete(shared, session, window, 0).await;
             for m in msgs {
                 append_one(shared, session, m, false).await;
             }
+            continue;
         }
+        let flags: Vec<Vec<String>> = msgs.iter().map(|m| flags_for_target(shared, m)).collect();
+        for m in &msgs {
+            tf.begin(&m.meta.fingerprint);
+        }
+        let ahead = session.as_ref().is_some_and(Session::can_pipeline_appends);
+        if !ahead {
+            complete(shared, session, window, 0).await;
+        }
+        if ahead {
+            let sent = match session.as_mut() {
+                Some(s) => s.send_append(&tf.wire, &append_items(&msgs, &flags)).await,
+                None => Err(Error::Invalid("no target connection".into())),
+            };
+            match sent {
+                Ok(sent) => {
+                    window.push_back(InFlight {
+                        tf,
+                        msgs,
+                        flags,
+                        sent,
+                    });
+                    complete(shared, session, window, 1).await;
+                }
+                Err(e) => {
+                    // Not written whole: what is on its way is answered (or lost) first.
+                    complete(shared, session, window, 0).await;
+                    settle_command(shared, session, &tf, msgs, &flags, Err(e)).await;
+                }
+            }
+        } else {
+            let result = match session.as_mut() {
+                Some(s) => s.append_many(&tf.wire, &append_items(&msgs, &flags)).await,
+                None => Err(Error::Invalid("no target connection".into())),
+            };
+            settle_command(shared, session, &tf, msgs, &flags, result).await;
+        }
+    }
+}
+
+fn append_items<'a>(
+    msgs: &'a [Fetched],
+    flags: &'a [Vec<String>],
+) -> Vec<crate::imap::session::AppendItem<'a>> {
+    msgs.iter()
+        .zip(flags)
+        .map(|(m, f)| crate::imap::session::AppendItem {
+            flags: f,
+            internaldate: m.internaldate.as_deref(),
+            body: &m.body,
+        })
+        .collect()
+}
+
+/// What one MULTIAPPEND's answer means for its messages.
+async fn settle_command(
+    shared: &Shared,
+    session: &mut Option<Session>,
+    tf: &Arc<TargetFolder>,
+    msgs: Vec<Fetched>,
+    flags: &[Vec<String>],
+    result: Result<Vec<Option<(u32, u32)>>>,
+) {
+    match result {
+        Ok(uids) => {
+            for ((m, uid), f) in msgs.iter().zip(uids).zip(flags) {
+                record_copied(shared, m, uid, f);
+            }
+        }
+        // Refused as a whole (one bad message spoils the transaction), or the server
+        // answered NO: nothing was stored. One by one, so only the culprit fails.
+        Err(e) if !e.poisons_connection() => {
+            for m in msgs {
+                tf.end(&m.meta.fingerprint);
+                append_one(shared, session, m, false).await;
+            }
+        }
+        // The answer was lost: none or all were stored; look once, then send the rest.
+        Err(_) => match settle_lost_batch(shared, session, tf, msgs, flags).await {
+            Ok(left) => {
+                for m in left {
+                    append_one(shared, session, m, false).await;
+                }
+            }
+            Err(in_doubt) => {
+                for m in in_doubt {
+                    append_one(shared, session, m, true).await;
+                }
+            }
+        },
     }
 }
 
@@ -437,6 +585,7 @@ pub(super) fn record_copied(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::SourceMessage;
 
     fn folder() -> TargetFolder {
         TargetFolder::new("INBOX".into(), "INBOX".into(), Default::default(), 0)
@@ -461,6 +610,34 @@ mod tests {
         tf.settle(&fp);
         assert!(!tf.explains(&seen(1), &fp));
         assert!(tf.explains(&seen(2), &fp));
+    }
+
+    fn fetched(len: usize) -> Fetched {
+        Fetched {
+            folder: 0,
+            meta: SourceMessage::unreadable(1),
+            flags: Vec::new(),
+            internaldate: None,
+            body: vec![b'x'; len],
+            _permit: None,
+        }
+    }
+
+    #[test]
+    fn commands_keep_order_and_stay_within_their_caps() {
+        let big = (MULTI_BYTES / 2) as usize;
+        let msgs: Vec<Fetched> = [big, big, 1, big + 1, 1].into_iter().map(fetched).collect();
+        let cmds = commands(msgs);
+        let sizes: Vec<Vec<usize>> = cmds
+            .iter()
+            .map(|c| c.iter().map(|m| m.body.len()).collect())
+            .collect();
+        assert_eq!(sizes, vec![vec![big, big], vec![1, big + 1, 1]]);
+        let many = commands((0..MULTI_MESSAGES + 3).map(|_| fetched(1)).collect());
+        assert_eq!(many.len(), 2);
+        assert_eq!(many[0].len(), MULTI_MESSAGES);
+        // A message larger than a command's bytes still goes, alone.
+        assert_eq!(commands(vec![fetched(MULTI_BYTES as usize + 1)]).len(), 1);
     }
 
     #[test]

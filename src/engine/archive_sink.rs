@@ -20,12 +20,18 @@ const COMMIT_AGE: Duration = Duration::from_secs(60);
 pub(super) fn archive_writer(
     shared: Arc<Shared>,
     mut writer: ArchiveWriter,
-    mut rx: mpsc::UnboundedReceiver<Fetched>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Fetched>>,
     commit_every: u64,
 ) -> Result<Option<crate::archive::RunSummary>> {
     let mut since_commit = 0u64;
     let mut last_commit = Instant::now();
-    while let Some(msg) = rx.blocking_recv() {
+    // Messages come a fetched batch at a time; they are written one by one, in order.
+    let mut pending = std::collections::VecDeque::new();
+    while let Some(msg) = pending.pop_front().or_else(|| {
+        let batch = rx.blocking_recv()?;
+        pending.extend(batch);
+        pending.pop_front()
+    }) {
         if shared.failed() {
             continue;
         }

@@ -18,7 +18,7 @@ use crate::plan::SourceMessage;
 pub(super) async fn fetch_worker(
     shared: Arc<Shared>,
     mut session: Option<Session>,
-    tx: mpsc::UnboundedSender<Fetched>,
+    tx: mpsc::UnboundedSender<Vec<Fetched>>,
 ) {
     loop {
         if shared.stop_requested() {
@@ -44,7 +44,7 @@ async fn read_batch(
     shared: &Shared,
     store: Arc<dyn MessageStore>,
     batch: Batch,
-    tx: &mpsc::UnboundedSender<Fetched>,
+    tx: &mpsc::UnboundedSender<Vec<Fetched>>,
 ) {
     let folder = &shared.folders[batch.folder];
     for meta in batch.messages {
@@ -64,14 +64,14 @@ async fn read_batch(
             Ok(Ok(body)) => {
                 let _ = shared.deliver(
                     tx,
-                    Fetched {
+                    vec![Fetched {
                         folder: batch.folder,
                         flags: meta.flags.clone(),
                         internaldate: meta.internaldate.clone(),
                         meta,
                         body,
                         _permit: Some(permit),
-                    },
+                    }],
                 );
             }
             Ok(Err(e)) => shared.fail(batch.folder, &meta, e.to_string()),
@@ -194,7 +194,7 @@ async fn fetch_batch(
     endpoint: &Endpoint,
     session: &mut Option<Session>,
     batch: Batch,
-    tx: &mpsc::UnboundedSender<Fetched>,
+    tx: &mpsc::UnboundedSender<Vec<Fetched>>,
 ) {
     let folder = &shared.folders[batch.folder];
     let mut pending: HashMap<u32, SourceMessage> =
@@ -270,14 +270,14 @@ async fn fetch_batch(
                     delivered.push(*uid);
                     let _ = shared.deliver(
                         tx,
-                        Fetched {
+                        vec![Fetched {
                             folder: batch.folder,
                             flags: flags.unwrap_or_else(|| meta.flags.clone()),
                             internaldate: internaldate.or_else(|| meta.internaldate.clone()),
                             meta: meta.clone(),
                             body,
                             _permit: permit.take(),
-                        },
+                        }],
                     );
                 }
                 Ok(None) => {}
@@ -292,6 +292,7 @@ async fn fetch_batch(
                 .map(|m| u64::from(m.size))
                 .sum();
             s.expect_bytes(expected);
+            let mut got = Vec::with_capacity(members.len());
             let r = s
                 .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])", &mut |rec| {
                     let Some(uid) = rec.uid else { return Ok(()) };
@@ -308,20 +309,19 @@ async fn fetch_batch(
                         _ => permit.take(),
                     };
                     delivered.push(uid);
-                    let _ = shared.deliver(
-                        tx,
-                        Fetched {
-                            folder: batch.folder,
-                            flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
-                            internaldate: rec.internaldate.or_else(|| meta.internaldate.clone()),
-                            meta,
-                            body,
-                            _permit: mine,
-                        },
-                    );
+                    got.push(Fetched {
+                        folder: batch.folder,
+                        flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
+                        internaldate: rec.internaldate.or_else(|| meta.internaldate.clone()),
+                        meta,
+                        body,
+                        _permit: mine,
+                    });
                     Ok(())
                 })
                 .await;
+            // Whole messages received before a failure are carried all the same.
+            let _ = shared.deliver(tx, got);
             if r.is_err() {
                 result = r;
                 break;

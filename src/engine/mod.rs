@@ -36,6 +36,8 @@ pub use crate::sides::{SourceSide, TargetSide, job_label};
 
 /// Bytes of messages in flight between fetch and append, across all workers.
 pub const DEFAULT_BUDGET: u64 = 16 * 1024 * 1024;
+/// The most a long path's round trip grows the budget to (see `budget_for`).
+const MAX_BUDGET: u64 = 64 * 1024 * 1024;
 const BATCH_MESSAGES: usize = 256;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_ATTEMPTS: u32 = POLICY.attempts;
@@ -72,6 +74,23 @@ pub struct RunOptions {
 /// A byte budget several runs draw from; give each the same `budget` in [`RunOptions`].
 pub fn shared_budget(bytes: u64) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(budget_kib(bytes) as usize))
+}
+
+/// The bytes in flight for a path with this round trip: `base` on a short one; on a long
+/// one each byte is held about two round trips longer (asked for, then written and
+/// confirmed), so the budget grows by what the line carries in that time, up to
+/// [`MAX_BUDGET`]. Memory then follows the path's bandwidth-delay product, still not the
+/// mailbox.
+fn budget_for(base: u64, rtt: Duration) -> u64 {
+    // Bytes held per second of round trip: measured on loopback with +20 and +100 ms
+    // (docs/performance.md), where less leaves the line idle.
+    const RATE: u64 = 480 * 1024 * 1024;
+    let grown = (RATE as u128 * rtt.as_micros() / 1_000_000) as u64;
+    if base != DEFAULT_BUDGET {
+        // Set by the caller (a batch's shared budget): kept as given.
+        return base;
+    }
+    base.saturating_add(grown).min(MAX_BUDGET.max(base))
 }
 
 fn budget_kib(bytes: u64) -> u32 {
@@ -164,15 +183,19 @@ struct Shared {
 }
 
 impl Shared {
-    /// Hands a fetched message on, counting its bytes against the source's daily download
-    /// limit (Gmail: 2,500 MB a day over IMAP): past it, no new work starts and the run
-    /// ends as a stopped one, resumable the next day.
+    /// Hands fetched messages on (one FETCH's worth together, so the target side can
+    /// write them in one command: one round trip per batch, not per message), counting their
+    /// bytes against the source's daily download limit (Gmail: 2,500 MB a day over IMAP):
+    /// past it, no new work starts and the run ends as a stopped one, resumable the next day.
     fn deliver(
         &self,
-        tx: &mpsc::UnboundedSender<Fetched>,
-        message: Fetched,
-    ) -> std::result::Result<(), mpsc::error::SendError<Fetched>> {
-        let bytes = message.body.len() as u64;
+        tx: &mpsc::UnboundedSender<Vec<Fetched>>,
+        messages: Vec<Fetched>,
+    ) -> std::result::Result<(), mpsc::error::SendError<Vec<Fetched>>> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let bytes: u64 = messages.iter().map(|m| m.body.len() as u64).sum();
         self.count_toward(
             &self.downloaded,
             self.download_limit,
@@ -180,7 +203,7 @@ impl Shared {
             "source",
             "downloads",
         );
-        tx.send(message)
+        tx.send(messages)
     }
 
     /// Counts bytes against a daily limit; the first time it is reached, says so and stops
@@ -374,6 +397,7 @@ async fn run_once(
         queue,
         checkpoint,
         mut source,
+        mut target,
         mut writer,
         left: total_left,
         bytes: total_bytes,
@@ -388,7 +412,7 @@ async fn run_once(
     });
 
     if opts.dry_run {
-        if let Some(s) = source.take() {
+        for s in [source.take(), target.take()].into_iter().flatten() {
             s.logout().await;
         }
         checkpoint.close()?;
@@ -412,7 +436,13 @@ async fn run_once(
         }
     }
 
-    let budget_kib = budget_kib(opts.budget);
+    let rtt = [&source, &target]
+        .into_iter()
+        .flatten()
+        .map(Session::rtt)
+        .max()
+        .unwrap_or_default();
+    let budget_kib = budget_kib(budget_for(opts.budget, rtt));
     let shared = Arc::new(Shared {
         folders,
         queue: Mutex::new(queue),
@@ -442,7 +472,7 @@ async fn run_once(
     }
 
     let workers = profile.workers.max(1);
-    let (tx, rx) = mpsc::unbounded_channel::<Fetched>();
+    let (tx, rx) = mpsc::unbounded_channel::<Vec<Fetched>>();
     let mut tasks = tokio::task::JoinSet::new();
     // The planner's source connection becomes the first fetcher's.
     let mut first = source.take();
@@ -460,7 +490,8 @@ async fn run_once(
             for _ in 0..workers {
                 let s = shared.clone();
                 let rx = rx.clone();
-                tasks.spawn(async move { append_worker(s, rx).await });
+                let session = target.take();
+                tasks.spawn(async move { append_worker(s, session, rx).await });
             }
         }
         Some(w) => {
@@ -524,4 +555,20 @@ async fn run_once(
     report.add_up();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_grows_with_the_round_trip_up_to_its_cap() {
+        let ms = Duration::from_millis;
+        assert_eq!(budget_for(DEFAULT_BUDGET, ms(0)), DEFAULT_BUDGET);
+        let at_20 = budget_for(DEFAULT_BUDGET, ms(20));
+        assert!(at_20 > DEFAULT_BUDGET && at_20 < MAX_BUDGET);
+        assert_eq!(budget_for(DEFAULT_BUDGET, ms(300)), MAX_BUDGET);
+        // A budget set by the caller (a batch's, shared) is kept as given.
+        assert_eq!(budget_for(8 << 20, ms(300)), 8 << 20);
+    }
 }

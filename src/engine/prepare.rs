@@ -33,6 +33,8 @@ pub(super) struct Prepared {
     pub queue: VecDeque<Batch>,
     pub checkpoint: Checkpoint,
     pub source: Option<Session>,
+    /// The planner's target connection: the first append worker's.
+    pub target: Option<Session>,
     pub writer: Option<ArchiveWriter>,
     pub left: u64,
     pub bytes: u64,
@@ -248,6 +250,7 @@ pub(super) async fn prepare(
         queue: VecDeque::new(),
         checkpoint,
         source: None,
+        target: None,
         writer: None,
         left: 0,
         bytes: 0,
@@ -356,9 +359,7 @@ pub(super) async fn prepare(
             started: Instant::now(),
         });
     }
-    if let Some(t) = target.take() {
-        t.logout().await;
-    }
+    prepared.target = target.take();
     prepared.source = source.take();
     prepared.writer = writer;
     Ok(prepared)

@@ -222,6 +222,22 @@ enum Event {
     Other,
 }
 
+/// An APPEND written and not yet answered ([`Session::send_append`]).
+#[derive(Debug)]
+pub struct SentAppend {
+    tag: imap_proto::RequestId,
+    what: String,
+    count: usize,
+}
+
+/// A UID FETCH sent and not yet read ([`Session::send_uid_fetch`]).
+#[derive(Debug)]
+pub struct SentFetch {
+    tag: imap_proto::RequestId,
+    what: String,
+    expect: u64,
+}
+
 pub struct Session {
     inner: Inner,
     pub endpoint: Endpoint,
@@ -235,6 +251,8 @@ pub struct Session {
     expect_bytes: u64,
     /// This connection's place in a batch's budget for the host, if there is one.
     _slot: Option<super::limit::HostSlot>,
+    /// How long the post-login CAPABILITY took: the path's round trip, about.
+    rtt: Duration,
 }
 
 /// Slowest transfer a command may fall to before its deadline: a server that trickles a byte
@@ -494,9 +512,13 @@ impl Session {
             greeting,
             expect_bytes: 0,
             _slot: slot,
+            rtt: Duration::ZERO,
         };
-        // Capabilities change at login (Gmail adds UIDPLUS and MOVE only then).
+        // Capabilities change at login (Gmail adds UIDPLUS and MOVE only then). The
+        // smallest command there is also measures the round trip.
+        let asked = std::time::Instant::now();
         session.refresh_capabilities().await?;
+        session.rtt = asked.elapsed();
         if session.has("ID") {
             let cmd = format!(
                 "ID (\"name\" \"mailferry\" \"version\" \"{}\")",
@@ -672,6 +694,11 @@ impl Session {
     }
 
     /// A session that saw an I/O or protocol failure must be replaced, not reused.
+    /// The round trip measured at login (one small command, answered at once).
+    pub fn rtt(&self) -> Duration {
+        self.rtt
+    }
+
     pub fn is_broken(&self) -> bool {
         self.broken
     }
@@ -896,7 +923,10 @@ impl Session {
                 }
             };
             match event {
-                Event::Tagged { tag: t, result } if t == *tag => return result,
+                Event::Tagged { tag: t, result } if t == *tag => {
+                    tracing::trace!(host = %self.endpoint.host, command = what, ms = started.elapsed().as_millis() as u64, "imap answer");
+                    return result;
+                }
                 // A completion or continuation for nothing we sent: out of step.
                 Event::Tagged { .. } | Event::Continue => return Err(self.out_of_step(what)),
                 Event::Bye(text) => return Err(self.bye(&text, what)),
@@ -1023,6 +1053,14 @@ impl Session {
         items: &str,
         each: &mut (dyn FnMut(FetchRecord) -> Result<()> + Send),
     ) -> Result<()> {
+        let sent = self.send_uid_fetch(set, items).await?;
+        self.finish_uid_fetch(sent, each).await
+    }
+
+    /// Sends a UID FETCH without waiting for its answer, so several can be on the way at
+    /// once (one round trip for the lot); each is then read with
+    /// [`Session::finish_uid_fetch`], in the order sent.
+    pub async fn send_uid_fetch(&mut self, set: &str, items: &str) -> Result<SentFetch> {
         let cmd = format!("UID FETCH {set} {items}");
         let what = format!(
             "UID FETCH in {}",
@@ -1031,8 +1069,20 @@ impl Session {
                 .map(|s| quote(&s.wire))
                 .unwrap_or_default()
         );
+        let expect = std::mem::take(&mut self.expect_bytes);
+        let tag = self.send(&cmd, &what).await?;
+        Ok(SentFetch { tag, what, expect })
+    }
+
+    /// Reads the answer to a FETCH sent by [`Session::send_uid_fetch`].
+    pub async fn finish_uid_fetch(
+        &mut self,
+        sent: SentFetch,
+        each: &mut (dyn FnMut(FetchRecord) -> Result<()> + Send),
+    ) -> Result<()> {
         let mut failed: Option<Error> = None;
-        self.run(&cmd, &what, &mut |r| {
+        self.expect_bytes = sent.expect;
+        self.finish(&sent.tag, &sent.what, &mut |r| {
             if let Response::Fetch(seq, attrs) = r {
                 let rec = fetch_record(*seq, attrs);
                 // Keep reading to the completion so the connection stays in step.
@@ -1109,10 +1159,53 @@ impl Session {
         wire: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Option<(u32, u32)>>> {
-        let what = format!("APPEND to {}", quote(wire));
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let sent = self.write_append(wire, items).await?;
+        self.finish_append(sent).await
+    }
+
+    /// Whether APPENDs can be sent one after another without waiting for answers: every
+    /// literal is non-synchronizing (LITERAL+), so nothing is read while one is written.
+    pub fn can_pipeline_appends(&self) -> bool {
+        self.has("LITERAL+") && !self.broken
+    }
+
+    /// Sends a (MULTI)APPEND whose answer is read later by [`Session::finish_append`], so
+    /// the next can be written meanwhile: one round trip hidden per command. Only where
+    /// [`Session::can_pipeline_appends`]; the write has the deadline its bytes allow.
+    pub async fn send_append(
+        &mut self,
+        wire: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<SentAppend> {
+        if !self.can_pipeline_appends() || items.is_empty() {
+            return Err(Error::Invalid(
+                "an APPEND is sent ahead only with LITERAL+ and at least one message".into(),
+            ));
+        }
+        let total: u64 = items.iter().map(|i| i.body.len() as u64).sum();
+        let allowed = command_deadline(self.endpoint.idle_timeout, total, items.len());
+        match tokio::time::timeout(allowed, self.write_append(wire, items)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.broken = true;
+                Err(Error::Timeout {
+                    host: self.endpoint.host.clone(),
+                    what: format!(
+                        "APPEND to {} (still unfinished; the server takes the message too slowly)",
+                        quote(wire)
+                    ),
+                    after: allowed,
+                })
+            }
+        }
+    }
+
+    /// Writes an APPEND of `items` (waiting for continuations without LITERAL+).
+    async fn write_append(&mut self, wire: &str, items: &[AppendItem<'_>]) -> Result<SentAppend> {
+        let what = format!("APPEND to {}", quote(wire));
         let literal_plus = self.has("LITERAL+");
         let header = |item: &AppendItem<'_>| {
             let mut h = String::new();
@@ -1173,12 +1266,28 @@ impl Session {
             self.broken = true;
             return Err(io_error(&host, &what, e, idle));
         }
-        let done = self.finish(&tag, &what, &mut |_| {}).await?;
-        let mut uids = vec![None; items.len()];
+        Ok(SentAppend {
+            tag,
+            what,
+            count: items.len(),
+        })
+    }
+
+    /// Reads the answer to an APPEND: each message's (UIDVALIDITY, UID) where the server
+    /// reports APPENDUID.
+    pub async fn finish_append(&mut self, sent: SentAppend) -> Result<Vec<Option<(u32, u32)>>> {
+        if self.broken {
+            return Err(Error::ConnectionLost {
+                host: self.endpoint.host.clone(),
+                detail: format!("closed before the answer to {}", sent.what),
+            });
+        }
+        let done = self.finish(&sent.tag, &sent.what, &mut |_| {}).await?;
+        let mut uids = vec![None; sent.count];
         // APPENDUID lists the new UIDs in the order the messages were sent (RFC 4315); a
         // list that does not match the count is not used.
         if let Some((validity, _)) = done.appenduid
-            && done.appenduids.len() == items.len()
+            && done.appenduids.len() == sent.count
         {
             for (slot, uid) in uids.iter_mut().zip(&done.appenduids) {
                 *slot = Some((validity, *uid));
