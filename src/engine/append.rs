@@ -73,6 +73,9 @@ pub(super) async fn append_worker(
     }
 }
 
+/// APPENDs left unanswered while the next is written (see `append_batch`).
+const WINDOW: usize = 0;
+
 /// A MULTIAPPEND written, its answer not yet read.
 struct InFlight {
     tf: Arc<TargetFolder>,
@@ -245,7 +248,10 @@ async fn append_batch(
                         flags,
                         sent,
                     });
-                    complete(shared, session, window, 1).await;
+                    // One on its way at a time: with a second APPEND written behind the
+                    // first, Dovecot 2.3 and this client were seen to stall, both writing
+                    // (docs/performance.md). The answer is read before the next is written.
+                    complete(shared, session, window, WINDOW).await;
                 }
                 Err(e) => {
                     // Not written whole: what is on its way is answered (or lost) first.
