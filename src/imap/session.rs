@@ -1134,23 +1134,29 @@ impl Session {
         wire: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Option<(u32, u32)>>> {
-        // A server that takes the upload a byte now and then never trips the idle timeout:
-        // the whole APPEND has a deadline that grows with its bytes.
-        let total: u64 = items.iter().map(|i| i.body.len() as u64).sum();
-        let allowed = command_deadline(self.endpoint.idle_timeout, total, items.len());
+        let allowed = self.append_deadline(items);
         match tokio::time::timeout(allowed, self.append_many_within(wire, items)).await {
             Ok(r) => r,
-            Err(_) => {
-                self.broken = true;
-                Err(Error::Timeout {
-                    host: self.endpoint.host.clone(),
-                    what: format!(
-                        "APPEND to {} (still unfinished; the server takes the message too slowly)",
-                        quote(wire)
-                    ),
-                    after: allowed,
-                })
-            }
+            Err(_) => Err(self.append_timed_out(wire, allowed)),
+        }
+    }
+
+    /// A server that takes the upload a byte now and then never trips the idle timeout: the
+    /// whole APPEND has a deadline that grows with its bytes.
+    fn append_deadline(&self, items: &[AppendItem<'_>]) -> Duration {
+        let total: u64 = items.iter().map(|i| i.body.len() as u64).sum();
+        command_deadline(self.endpoint.idle_timeout, total, items.len())
+    }
+
+    fn append_timed_out(&mut self, wire: &str, allowed: Duration) -> Error {
+        self.broken = true;
+        Error::Timeout {
+            host: self.endpoint.host.clone(),
+            what: format!(
+                "APPEND to {} (still unfinished; the server takes the message too slowly)",
+                quote(wire)
+            ),
+            after: allowed,
         }
     }
 
@@ -1185,21 +1191,10 @@ impl Session {
                 "an APPEND is sent ahead only with LITERAL+ and at least one message".into(),
             ));
         }
-        let total: u64 = items.iter().map(|i| i.body.len() as u64).sum();
-        let allowed = command_deadline(self.endpoint.idle_timeout, total, items.len());
+        let allowed = self.append_deadline(items);
         match tokio::time::timeout(allowed, self.write_append(wire, items)).await {
             Ok(r) => r,
-            Err(_) => {
-                self.broken = true;
-                Err(Error::Timeout {
-                    host: self.endpoint.host.clone(),
-                    what: format!(
-                        "APPEND to {} (still unfinished; the server takes the message too slowly)",
-                        quote(wire)
-                    ),
-                    after: allowed,
-                })
-            }
+            Err(_) => Err(self.append_timed_out(wire, allowed)),
         }
     }
 
