@@ -1,7 +1,7 @@
 //! The target side of a run: append workers (MULTIAPPEND where offered), and the settling of
 //! an APPEND whose answer was lost.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -15,7 +15,6 @@ use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint};
 use crate::imap::Session;
 use crate::imap::bodystructure::Summary;
-use crate::imap::session::SentAppend;
 use crate::plan::{self, Decision};
 use crate::progress::Event;
 
@@ -24,29 +23,12 @@ pub(super) async fn append_worker(
     mut session: Option<Session>,
     rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<Fetched>>>>,
 ) {
-    // APPENDs written and not yet answered: the next is written while one is on its way.
-    let mut window = VecDeque::new();
     loop {
         // Take one fetched batch, and whatever else is already waiting up to a MULTIAPPEND's
         // bytes: a whole batch per command keeps round trips per batch, not per message.
         let batch = {
             let mut rx = rx.lock().await;
-            let first = if window.is_empty() {
-                rx.recv().await
-            } else {
-                match rx.try_recv() {
-                    Ok(b) => Some(b),
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        // Nothing to write meanwhile: read the answers rather than wait
-                        // (their messages hold the byte budget the fetchers need).
-                        drop(rx);
-                        complete(&shared, &mut session, &mut window, 0).await;
-                        continue;
-                    }
-                    Err(mpsc::error::TryRecvError::Disconnected) => None,
-                }
-            };
-            let Some(mut batch) = first else {
+            let Some(mut batch) = rx.recv().await else {
                 break;
             };
             let mut bytes: u64 = batch.iter().map(|m| m.body.len() as u64).sum();
@@ -65,69 +47,11 @@ pub(super) async fn append_worker(
             // Drain without writing: the run is ending with a fatal error.
             continue;
         }
-        append_batch(&shared, &mut session, &mut window, batch).await;
+        append_batch(&shared, &mut session, batch).await;
     }
-    complete(&shared, &mut session, &mut window, 0).await;
     if let Some(s) = session {
         s.logout().await;
     }
-}
-
-/// APPENDs left unanswered while the next is written (see `append_batch`).
-const WINDOW: usize = 0;
-
-/// A MULTIAPPEND written, its answer not yet read.
-struct InFlight {
-    tf: Arc<TargetFolder>,
-    msgs: Vec<Fetched>,
-    flags: Vec<Vec<String>>,
-    sent: SentAppend,
-}
-
-/// Reads answers until at most `keep` APPENDs are on their way. After a failed one, every
-/// other answer is read first, so the retries that follow have the connection to themselves.
-async fn complete(
-    shared: &Shared,
-    session: &mut Option<Session>,
-    window: &mut VecDeque<InFlight>,
-    keep: usize,
-) {
-    while window.len() > keep {
-        let Some(first) = window.pop_front() else {
-            break;
-        };
-        let mut results = vec![finish(session, first).await];
-        if results[0].1.is_err() {
-            for rest in window.drain(..) {
-                results.push(finish(session, rest).await);
-            }
-        }
-        for (f, result) in results {
-            settle_command(shared, session, &f.tf, f.msgs, &f.flags, result).await;
-        }
-    }
-}
-
-type Answer = (Partial, Result<Vec<Option<(u32, u32)>>>);
-
-/// An [`InFlight`] without its command, once answered.
-struct Partial {
-    tf: Arc<TargetFolder>,
-    msgs: Vec<Fetched>,
-    flags: Vec<Vec<String>>,
-}
-
-async fn finish(session: &mut Option<Session>, f: InFlight) -> Answer {
-    let result = match session.as_mut() {
-        Some(s) => s.finish_append(f.sent).await,
-        None => Err(Error::Invalid("no target connection".into())),
-    };
-    let partial = Partial {
-        tf: f.tf,
-        msgs: f.msgs,
-        flags: f.flags,
-    };
-    (partial, result)
 }
 
 /// Splits one folder's messages into MULTIAPPEND commands of at most [`MULTI_MESSAGES`]
@@ -191,14 +115,8 @@ fn flags_for_target(shared: &Shared, msg: &Fetched) -> Vec<String> {
 }
 
 /// Appends messages, several per command (MULTIAPPEND) where the server allows: one
-/// server-side transaction instead of one per message; with LITERAL+, written while the
-/// previous command's answer is on its way.
-async fn append_batch(
-    shared: &Shared,
-    session: &mut Option<Session>,
-    window: &mut VecDeque<InFlight>,
-    batch: Vec<Fetched>,
-) {
+/// server-side transaction instead of one per message.
+async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec<Fetched>) {
     let batch: Vec<Fetched> = batch
         .into_iter()
         .filter(|m| !filtered_after_download(shared, m))
@@ -221,7 +139,6 @@ async fn append_batch(
                 .as_ref()
                 .is_some_and(|s| !s.is_broken() && s.has("MULTIAPPEND"));
         if !multi {
-            complete(shared, session, window, 0).await;
             for m in msgs {
                 append_one(shared, session, m, false).await;
             }
@@ -231,41 +148,11 @@ async fn append_batch(
         for m in &msgs {
             tf.begin(&m.meta.fingerprint);
         }
-        let ahead = session.as_ref().is_some_and(Session::can_pipeline_appends);
-        if !ahead {
-            complete(shared, session, window, 0).await;
-        }
-        if ahead {
-            let sent = match session.as_mut() {
-                Some(s) => s.send_append(&tf.wire, &append_items(&msgs, &flags)).await,
-                None => Err(Error::Invalid("no target connection".into())),
-            };
-            match sent {
-                Ok(sent) => {
-                    window.push_back(InFlight {
-                        tf,
-                        msgs,
-                        flags,
-                        sent,
-                    });
-                    // One on its way at a time: with a second APPEND written behind the
-                    // first, Dovecot 2.3 and this client were seen to stall, both writing
-                    // (docs/performance.md). The answer is read before the next is written.
-                    complete(shared, session, window, WINDOW).await;
-                }
-                Err(e) => {
-                    // Not written whole: what is on its way is answered (or lost) first.
-                    complete(shared, session, window, 0).await;
-                    settle_command(shared, session, &tf, msgs, &flags, Err(e)).await;
-                }
-            }
-        } else {
-            let result = match session.as_mut() {
-                Some(s) => s.append_many(&tf.wire, &append_items(&msgs, &flags)).await,
-                None => Err(Error::Invalid("no target connection".into())),
-            };
-            settle_command(shared, session, &tf, msgs, &flags, result).await;
-        }
+        let result = match session.as_mut() {
+            Some(s) => s.append_many(&tf.wire, &append_items(&msgs, &flags)).await,
+            None => Err(Error::Invalid("no target connection".into())),
+        };
+        settle_command(shared, session, &tf, msgs, &flags, result).await;
     }
 }
 

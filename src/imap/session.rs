@@ -222,9 +222,9 @@ enum Event {
     Other,
 }
 
-/// An APPEND written and not yet answered ([`Session::send_append`]).
+/// An APPEND written and not yet answered.
 #[derive(Debug)]
-pub struct SentAppend {
+struct SentAppend {
     tag: imap_proto::RequestId,
     what: String,
     count: usize,
@@ -1172,32 +1172,6 @@ impl Session {
         self.finish_append(sent).await
     }
 
-    /// Whether APPENDs can be sent one after another without waiting for answers: every
-    /// literal is non-synchronizing (LITERAL+), so nothing is read while one is written.
-    pub fn can_pipeline_appends(&self) -> bool {
-        self.has("LITERAL+") && !self.broken
-    }
-
-    /// Sends a (MULTI)APPEND whose answer is read later by [`Session::finish_append`], so
-    /// the next can be written meanwhile: one round trip hidden per command. Only where
-    /// [`Session::can_pipeline_appends`]; the write has the deadline its bytes allow.
-    pub async fn send_append(
-        &mut self,
-        wire: &str,
-        items: &[AppendItem<'_>],
-    ) -> Result<SentAppend> {
-        if !self.can_pipeline_appends() || items.is_empty() {
-            return Err(Error::Invalid(
-                "an APPEND is sent ahead only with LITERAL+ and at least one message".into(),
-            ));
-        }
-        let allowed = self.append_deadline(items);
-        match tokio::time::timeout(allowed, self.write_append(wire, items)).await {
-            Ok(r) => r,
-            Err(_) => Err(self.append_timed_out(wire, allowed)),
-        }
-    }
-
     /// Writes an APPEND of `items` (waiting for continuations without LITERAL+).
     async fn write_append(&mut self, wire: &str, items: &[AppendItem<'_>]) -> Result<SentAppend> {
         let what = format!("APPEND to {}", quote(wire));
@@ -1270,7 +1244,7 @@ impl Session {
 
     /// Reads the answer to an APPEND: each message's (UIDVALIDITY, UID) where the server
     /// reports APPENDUID.
-    pub async fn finish_append(&mut self, sent: SentAppend) -> Result<Vec<Option<(u32, u32)>>> {
+    async fn finish_append(&mut self, sent: SentAppend) -> Result<Vec<Option<(u32, u32)>>> {
         if self.broken {
             return Err(Error::ConnectionLost {
                 host: self.endpoint.host.clone(),
