@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params};
 
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
+use crate::flags::FlagSet;
 
 pub const FORMAT_VERSION: i64 = 2;
 const BATCH: usize = 200;
@@ -38,6 +40,77 @@ pub struct Done {
     /// The flags the copy was given (or had when found): what later runs compare the source
     /// with, to add only what the source gained since.
     pub flags: Vec<String>,
+}
+
+/// What a copy's row says, read back: see [`Checkpoint::copies`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyRow {
+    pub fingerprint: Fingerprint,
+    pub target_uid: Option<u32>,
+    /// Which of [`Copies`]' flag sets: see [`Copies::flags`].
+    flags: u32,
+}
+
+/// The rows of one target folder, by source message (folder, UIDVALIDITY, UID). Compact, as
+/// a large folder has a row per message: names and flag sets are kept once and numbered, and
+/// rows sit in one sorted list.
+#[derive(Debug, Default)]
+pub struct Copies {
+    folders: Vec<String>,
+    flag_sets: Vec<FlagSet>,
+    rows: Vec<((u32, u32, u32), CopyRow)>,
+}
+
+impl Copies {
+    pub fn get(&self, folder: &str, uidvalidity: u32, uid: u32) -> Option<&CopyRow> {
+        let f = self.folders.iter().position(|n| n == folder)? as u32;
+        let at = self
+            .rows
+            .binary_search_by_key(&(f, uidvalidity, uid), |(k, _)| *k)
+            .ok()?;
+        Some(&self.rows[at].1)
+    }
+
+    /// The flags the copy was given (or had when found), as in [`Done::flags`].
+    pub fn flags(&self, row: &CopyRow) -> &[String] {
+        self.flag_sets
+            .get(row.flags as usize)
+            .map_or(&[], |f| &f[..])
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The number standing for a flag set; sets are shared ([`crate::flags::intern`]), so
+    /// a pointer comparison finds most.
+    fn flags_index(&mut self, flags: FlagSet) -> u32 {
+        let known = self
+            .flag_sets
+            .iter()
+            .position(|f| Arc::ptr_eq(f, &flags) || *f == flags);
+        let at = known.unwrap_or_else(|| {
+            self.flag_sets.push(flags);
+            self.flag_sets.len() - 1
+        });
+        at as u32
+    }
+
+    /// The number standing for a source folder's name (a target folder has a few sources).
+    fn folder_index(&mut self, name: &str) -> u32 {
+        let at = match self.folders.iter().position(|n| n == name) {
+            Some(at) => at,
+            None => {
+                self.folders.push(name.to_string());
+                self.folders.len() - 1
+            }
+        };
+        at as u32
+    }
 }
 
 /// A job's stored folder plan: source folder -> target folder, and the rules it was made under.
@@ -360,10 +433,11 @@ impl Checkpoint {
         Some(db_err(&self.path, detail))
     }
 
-    /// What this job recorded about one target folder at one UIDVALIDITY.
-    pub fn copies(&self, target_folder: &str, target_uidvalidity: u32) -> Result<Vec<Done>> {
+    /// What this job recorded about one target folder at one UIDVALIDITY, by source message.
+    pub fn copies(&self, target_folder: &str, target_uidvalidity: u32) -> Result<Copies> {
+        let mut out = Copies::default();
         let Some(conn) = self.reader()? else {
-            return Ok(Vec::new());
+            return Ok(out);
         };
         let mut stmt = conn
             .prepare(
@@ -371,23 +445,32 @@ impl Checkpoint {
                  WHERE job=?1 AND target_folder=?2 AND target_uidvalidity=?3",
             )
             .map_err(|e| db_err(&self.path, e))?;
-        let rows = stmt
-            .query_map(params![self.job, target_folder, target_uidvalidity], |r| {
-                let flags: String = r.get(5)?;
-                Ok(Done {
-                    folder: r.get(0)?,
-                    uidvalidity: r.get(1)?,
-                    uid: r.get(2)?,
-                    fingerprint: r.get(3)?,
-                    target_folder: target_folder.to_string(),
-                    target_uidvalidity,
-                    target_uid: r.get(4)?,
-                    flags: flags.split_whitespace().map(str::to_string).collect(),
-                })
-            })
+        let mut rows = stmt
+            .query(params![self.job, target_folder, target_uidvalidity])
             .map_err(|e| db_err(&self.path, e))?;
-        rows.collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| db_err(&self.path, e))
+        // Rows are read one at a time into compact entries: a 100,000-message folder's rows
+        // never sit in memory as strings.
+        while let Some(r) = rows.next().map_err(|e| db_err(&self.path, e))? {
+            let read = |i| r.get_ref(i).map_err(|e| db_err(&self.path, e));
+            let text = |i| -> Result<&str> { read(i)?.as_str().map_err(|e| db_err(&self.path, e)) };
+            let folder = out.folder_index(text(0)?);
+            let key = (
+                folder,
+                r.get(1).map_err(|e| db_err(&self.path, e))?,
+                r.get(2).map_err(|e| db_err(&self.path, e))?,
+            );
+            let flags =
+                crate::flags::intern(text(5)?.split_whitespace().map(str::to_string).collect());
+            let copy = CopyRow {
+                fingerprint: Fingerprint::from_stored(text(3)?),
+                target_uid: r.get(4).map_err(|e| db_err(&self.path, e))?,
+                flags: out.flags_index(flags),
+            };
+            out.rows.push((key, copy));
+        }
+        out.rows.sort_unstable_by_key(|(k, _)| *k);
+        out.rows.shrink_to_fit();
+        Ok(out)
     }
 
     /// Whether this source folder has records under another UIDVALIDITY (the server
@@ -514,7 +597,7 @@ mod tests {
             folder: "INBOX".into(),
             uidvalidity: 7,
             uid,
-            fingerprint: format!("fp{uid}"),
+            fingerprint: format!("{uid}:00112233445566778899aabb"),
             target_folder: "INBOX".into(),
             target_uidvalidity: 9,
             target_uid: Some(uid + 100),
@@ -539,8 +622,12 @@ mod tests {
         let cp = Checkpoint::open(dir.path(), "job").unwrap();
         let recorded = cp.copies("INBOX", 9).unwrap();
         assert_eq!(recorded.len(), 2);
-        assert_eq!(recorded[0].flags, vec!["\\Seen", "$Work"]);
-        assert_eq!(recorded[0].target_uid, Some(101));
+        let first = recorded.get("INBOX", 7, 1).expect("a row for UID 1");
+        assert_eq!(recorded.flags(first), ["\\Seen", "$Work"]);
+        assert_eq!(first.target_uid, Some(101));
+        assert_eq!(first.fingerprint.to_string(), done(1).fingerprint);
+        assert!(recorded.get("INBOX", 8, 1).is_none());
+        assert!(recorded.get("Sent", 7, 1).is_none());
         // The target folder recreated (new UIDVALIDITY) or another one: no rows.
         assert!(cp.copies("INBOX", 10).unwrap().is_empty());
         assert!(cp.copies("Archive", 9).unwrap().is_empty());

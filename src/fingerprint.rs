@@ -35,12 +35,89 @@ pub fn fetch_item() -> String {
     )
 }
 
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct Fingerprint(pub String);
+/// Twelve bytes of a SHA-256: what a fingerprint's content part and a loose key compare by.
+/// Both hash the same header fields and body start (a loose key trims trailing whitespace
+/// first), so one may be compared with the other.
+pub type Hash12 = [u8; 12];
+
+/// A message's identity by content: its CRLF size and a [`Hash12`] of its selected header
+/// fields and body start. Written and stored as `size:hex` (see [`Fingerprint::parse`]).
+/// Kept as plain values, not text: a 100,000-message folder holds several of these per message.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Fingerprint {
+    pub size: u64,
+    pub content: Hash12,
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_unknown() {
+            return Ok(());
+        }
+        write!(f, "{}:{}", self.size, hex::encode(self.content))
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+impl serde::Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Fingerprint::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a fingerprint: {text:?}")))
+    }
+}
 
 impl Fingerprint {
+    /// The fingerprint of a message whose metadata could not be read (written as "").
+    pub const UNKNOWN: Fingerprint = Fingerprint {
+        size: 0,
+        content: [0; 12],
+    };
+
+    pub fn is_unknown(&self) -> bool {
+        *self == Fingerprint::UNKNOWN
+    }
+
+    /// From its written form, `size:hex` ("" is [`Fingerprint::UNKNOWN`]); `None` for
+    /// anything else, such as a damaged state file or manifest.
+    pub fn parse(text: &str) -> Option<Fingerprint> {
+        if text.is_empty() {
+            return Some(Fingerprint::UNKNOWN);
+        }
+        let (size, hex_part) = text.split_once(':')?;
+        let mut content = [0u8; 12];
+        hex::decode_to_slice(hex_part, &mut content).ok()?;
+        Some(Fingerprint {
+            size: size.parse().ok()?,
+            content,
+        })
+    }
+
+    /// From a stored string (a manifest entry, a state row). One that does not parse keeps an
+    /// identity of its own, made from its text: it matches no message by accident.
+    pub fn from_stored(text: &str) -> Fingerprint {
+        Fingerprint::parse(text).unwrap_or_else(|| {
+            let mut h = Sha256::new();
+            h.update(b"unparsed fingerprint\0");
+            h.update(text.as_bytes());
+            Fingerprint {
+                size: 0,
+                content: digest12(h),
+            }
+        })
+    }
+
     /// From the selected header fields (or a whole header block: fields not in [`FIELDS`] are
     /// ignored), the start of the body (`BODY[TEXT]<0.256>`, or more) and the CRLF size.
     pub fn from_fetch(headers: &[u8], text: &[u8], size: u64) -> Fingerprint {
@@ -52,8 +129,10 @@ impl Fingerprint {
             .take(TEXT_HASHED)
             .collect();
         h.update(&start);
-        let digest = h.finalize();
-        Fingerprint(format!("{size}:{}", hex::encode(&digest[..12])))
+        Fingerprint {
+            size,
+            content: digest12(h),
+        }
     }
 
     /// From a whole raw message, as read from an archive or a file.
@@ -79,7 +158,7 @@ fn fields_hasher(headers: &[u8]) -> Sha256 {
 /// returns dropped and, when `text` is the whole body, trailing whitespace ignored. Two copies
 /// with one key differ at most in what servers change on APPEND. Computed from the same FETCH
 /// items; kept apart from the fingerprint so stored fingerprints keep their meaning.
-pub fn loose_key(headers: &[u8], text: &[u8]) -> String {
+pub fn loose_key(headers: &[u8], text: &[u8]) -> Hash12 {
     let mut h = fields_hasher(headers);
     let mut start: Vec<u8> = text.iter().copied().filter(|&b| b != b'\r').collect();
     if text.len() < TEXT_FETCH {
@@ -89,7 +168,13 @@ pub fn loose_key(headers: &[u8], text: &[u8]) -> String {
     }
     start.truncate(TEXT_HASHED);
     h.update(&start);
-    hex::encode(&h.finalize()[..12])
+    digest12(h)
+}
+
+fn digest12(h: Sha256) -> Hash12 {
+    let mut out = [0u8; 12];
+    out.copy_from_slice(&h.finalize()[..12]);
+    out
 }
 
 /// The header block of a raw message (up to the first empty line).
@@ -260,12 +345,53 @@ pub fn content_sha256(raw: &[u8]) -> String {
     v.sha256()
 }
 
+/// Readable fingerprints for unit tests elsewhere.
+#[cfg(test)]
+pub mod testing {
+    use super::{Fingerprint, Hash12};
+
+    /// A stand-in for a 12-byte hash: the label's bytes, zero-padded.
+    pub fn h12(label: &str) -> Hash12 {
+        let mut out = [0u8; 12];
+        out[..label.len()].copy_from_slice(label.as_bytes());
+        out
+    }
+
+    /// "size:label" as a fingerprint.
+    pub fn fp(text: &str) -> Fingerprint {
+        let (size, label) = text.split_once(':').expect("size:label");
+        Fingerprint {
+            size: size.parse().expect("a size"),
+            content: h12(label),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const A: &[u8] = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\nbody one\r\n";
     const B: &[u8] = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: two\r\n\r\nbody one\r\n";
+
+    #[test]
+    fn written_form_round_trips_and_damaged_text_matches_nothing() {
+        let fp = Fingerprint::from_message(A);
+        let text = fp.to_string();
+        assert_eq!(text, format!("{}:{}", A.len(), hex::encode(fp.content)));
+        assert_eq!(Fingerprint::parse(&text), Some(fp));
+        assert_eq!(Fingerprint::parse(""), Some(Fingerprint::UNKNOWN));
+        assert_eq!(Fingerprint::UNKNOWN.to_string(), "");
+        let json = serde_json::to_string(&fp).expect("serializes");
+        assert_eq!(json, format!("\"{text}\""));
+        assert_eq!(serde_json::from_str::<Fingerprint>(&json).ok(), Some(fp));
+        for bad in ["12:zz", "abc", "12:abcd", "x:00112233445566778899aabb"] {
+            assert_eq!(Fingerprint::parse(bad), None, "{bad}");
+            let stored = Fingerprint::from_stored(bad);
+            assert_ne!(stored, Fingerprint::UNKNOWN);
+            assert_ne!(stored, Fingerprint::from_stored("12:zy"));
+        }
+    }
 
     #[test]
     fn same_message_id_different_content_differs() {

@@ -8,7 +8,36 @@
 //! - `mirror`: make the target's flags equal the source's (`\Deleted` included).
 //! - `never`: leave the target's flags alone.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
+
+/// One message's flags as a server listed them. Shared: a folder of 100,000 messages holds a
+/// handful of distinct sets, so each message keeps a pointer rather than its own strings.
+pub type FlagSet = Arc<[String]>;
+
+/// Distinct sets kept for sharing; past this many, sets are no longer shared (a server that
+/// gives every message its own keyword costs what it would without sharing, and no more).
+const SHARED_SETS: usize = 4096;
+
+static SETS: Mutex<Option<HashSet<FlagSet>>> = Mutex::new(None);
+
+/// The shared copy of this flag set (see [`FlagSet`]).
+pub fn intern(flags: Vec<String>) -> FlagSet {
+    let Ok(mut guard) = SETS.lock() else {
+        return flags.into();
+    };
+    let sets = guard.get_or_insert_with(HashSet::new);
+    if let Some(s) = sets.get(flags.as_slice()) {
+        return s.clone();
+    }
+    let set: FlagSet = flags.into();
+    if sets.len() < SHARED_SETS {
+        sets.insert(set.clone());
+    }
+    set
+}
 
 /// What a rerun does to the flags of copies already on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ use crate::checkpoint::StoredPlan;
 use crate::dates::parse_internaldate;
 use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint};
+use crate::flags::FlagSet;
 use crate::folders::{self, FolderMap, PlannedFolder};
 use crate::imap::bodystructure::Summary;
 use crate::imap::session::{FetchRecord, SentFetch};
@@ -29,12 +30,12 @@ const META_CHUNK: usize = 500;
 pub struct SourceMessage {
     pub uid: u32,
     pub size: u32,
-    pub flags: Vec<String>,
+    pub flags: FlagSet,
     /// INTERNALDATE as the source printed it.
     pub internaldate: Option<String>,
     pub fingerprint: Fingerprint,
     /// [`fingerprint::loose_key`], for IMAP sources.
-    pub loose: Option<String>,
+    pub loose: Option<fingerprint::Hash12>,
     pub message_id: Option<String>,
     /// The attachment filter could not decide from BODYSTRUCTURE; decide from the body.
     pub undecided: bool,
@@ -48,9 +49,9 @@ impl SourceMessage {
         SourceMessage {
             uid,
             size: 0,
-            flags: Vec::new(),
+            flags: FlagSet::default(),
             internaldate: None,
-            fingerprint: Fingerprint(String::new()),
+            fingerprint: Fingerprint::UNKNOWN,
             loose: None,
             message_id: None,
             undecided: false,
@@ -379,6 +380,9 @@ pub async fn scan_folder(
         format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})")
     };
     let chunks = uidset::chunks(&uids, META_CHUNK);
+    // One exact allocation for the folder's list, not a doubling one: it is what a large
+    // folder's memory is made of.
+    plan.chosen.reserve_exact(uids.len());
     let mut ahead = Ahead::default();
     for (i, (_, members)) in chunks.iter().enumerate() {
         let members = members.clone();
@@ -445,6 +449,9 @@ pub async fn scan_folder(
                 labels: Vec::new(),
             });
         }
+    }
+    if plan.chosen.len() < plan.chosen.capacity() / 2 {
+        plan.chosen.shrink_to_fit();
     }
     // Messages whose answer could not be read are in the folder, and chosen: they fail.
     plan.messages += plan.unreadable.len() as u64;
@@ -610,9 +617,9 @@ pub fn from_store(stored: Vec<StoredFolder>, map: &FolderMap, filters: &Filters)
             fp.chosen.push(SourceMessage {
                 uid,
                 size: u32::try_from(size).unwrap_or(u32::MAX),
-                flags: m.meta.flags,
+                flags: crate::flags::intern(m.meta.flags),
                 internaldate: m.meta.internaldate,
-                fingerprint: Fingerprint(m.meta.fingerprint),
+                fingerprint: Fingerprint::from_stored(&m.meta.fingerprint),
                 loose: None,
                 message_id: m.meta.message_id,
                 undecided: decision == Decision::Undecided,

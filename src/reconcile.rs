@@ -17,18 +17,18 @@
 
 use std::collections::HashMap;
 
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{Fingerprint, Hash12};
 
 /// One message on either side, reduced to what identifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub fingerprint: Fingerprint,
     /// SHA-256 of the bytes as IMAP serves them (bare LF counted as CRLF), when read.
-    pub sha256: Option<String>,
+    pub sha256: Option<Box<str>>,
     /// SHA-256 of the canonical form (see [`canonical_sha256`]), when read.
-    pub canonical: Option<String>,
+    pub canonical: Option<Box<str>>,
     /// [`crate::fingerprint::loose_key`], where the side's FETCH data gave it.
-    pub loose: Option<String>,
+    pub loose: Option<Hash12>,
 }
 
 impl Identity {
@@ -68,15 +68,8 @@ pub fn size_tolerance(size: u64) -> u64 {
     1024 + size / 100
 }
 
-fn split(fp: &Fingerprint) -> (u64, &str) {
-    match fp.0.split_once(':') {
-        Some((size, rest)) => (size.parse().unwrap_or(0), rest),
-        None => (0, fp.0.as_str()),
-    }
-}
-
 /// Two known values must agree; an unknown one agrees with anything.
-fn agree(a: &Option<String>, b: &Option<String>) -> bool {
+fn agree(a: &Option<Box<str>>, b: &Option<Box<str>>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a == b,
         _ => true,
@@ -88,9 +81,9 @@ fn exact(s: &Identity, t: &Identity) -> bool {
 }
 
 fn changed(s: &Identity, t: &Identity) -> Option<Match> {
-    let (ss, sc) = split(&s.fingerprint);
-    let (ts, tc) = split(&t.fingerprint);
-    let same_content = sc == tc || (s.loose.is_some() && s.loose == t.loose);
+    let (ss, ts) = (s.fingerprint.size, t.fingerprint.size);
+    let same_content =
+        s.fingerprint.content == t.fingerprint.content || (s.loose.is_some() && s.loose == t.loose);
     if !same_content || ss.abs_diff(ts) > size_tolerance(ss) || !agree(&s.canonical, &t.canonical) {
         return None;
     }
@@ -104,7 +97,10 @@ fn changed(s: &Identity, t: &Identity) -> Option<Match> {
 pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usize)]) -> Reconciled {
     let mut s_free = vec![true; source.len()];
     let mut t_free = vec![true; target.len()];
-    let mut out = Reconciled::default();
+    let mut out = Reconciled {
+        pairs: Vec::with_capacity(source.len().min(target.len())),
+        ..Reconciled::default()
+    };
 
     for &(si, ti) in hints {
         let (Some(s), Some(t)) = (source.get(si), target.get(ti)) else {
@@ -126,15 +122,15 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
     }
 
     let mut by_fp: HashMap<&Fingerprint, Vec<usize>> = HashMap::new();
-    let mut by_content: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_content: HashMap<Hash12, Vec<usize>> = HashMap::new();
     for (ti, t) in target.iter().enumerate() {
         if t_free[ti] {
             by_fp.entry(&t.fingerprint).or_default().push(ti);
             by_content
-                .entry(split(&t.fingerprint).1)
+                .entry(t.fingerprint.content)
                 .or_default()
                 .push(ti);
-            if let Some(l) = &t.loose {
+            if let Some(l) = t.loose {
                 by_content.entry(l).or_default().push(ti);
             }
         }
@@ -168,13 +164,13 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
         if !s_free[si] {
             continue;
         }
-        let size = split(&s.fingerprint).0;
-        let keys = [Some(split(&s.fingerprint).1), s.loose.as_deref()];
+        let size = s.fingerprint.size;
+        let keys = [Some(s.fingerprint.content), s.loose];
         let mut seen = std::collections::HashSet::new();
         for ti in keys
             .into_iter()
             .flatten()
-            .filter_map(|k| by_content.get(k))
+            .filter_map(|k| by_content.get(&k))
             .flatten()
             .copied()
         {
@@ -182,7 +178,7 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
                 && seen.insert(ti)
                 && let Some(how) = changed(s, &target[ti])
             {
-                let diff = split(&target[ti].fingerprint).0.abs_diff(size);
+                let diff = target[ti].fingerprint.size.abs_diff(size);
                 candidates.push((diff, si, ti, how));
             }
         }
@@ -218,7 +214,7 @@ pub fn ambiguous(source: &[Identity], target: &[Identity]) -> Vec<Fingerprint> {
     let mut out: Vec<Fingerprint> = counts
         .into_iter()
         .filter(|(_, (s, t))| *s >= 2 && *t > 0 && *t < *s)
-        .map(|(f, _)| f.clone())
+        .map(|(f, _)| *f)
         .collect();
     out.sort();
     out
@@ -248,9 +244,10 @@ pub fn canonical_sha256(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::testing::{fp, h12};
 
-    fn id(fp: &str) -> Identity {
-        Identity::new(Fingerprint(fp.into()))
+    fn id(text: &str) -> Identity {
+        Identity::new(fp(text))
     }
 
     fn with_sha(fp: &str, sha: &str) -> Identity {
@@ -330,9 +327,9 @@ mod tests {
     #[test]
     fn a_loose_key_matches_a_copy_whose_body_start_changed() {
         let mut a = id("1000:abc");
-        a.loose = Some("L".into());
+        a.loose = Some(h12("L"));
         let mut b = id("998:xyz");
-        b.loose = Some("L".into());
+        b.loose = Some(h12("L"));
         let r = reconcile(&[a], &[b], &[]);
         assert_eq!(r.pairs, vec![(0, 0, Match::Changed { size_delta: -2 })]);
     }

@@ -114,7 +114,7 @@ impl RawDigest {
         } else {
             &[]
         };
-        let fingerprint = Fingerprint::from_fetch(headers, text, self.crlf.size()).0;
+        let fingerprint = Fingerprint::from_fetch(headers, text, self.crlf.size()).to_string();
         let message_id = fingerprint::message_id(headers);
         Digest {
             size: self.size,
@@ -434,7 +434,10 @@ mod tests {
         let parts = d.finish();
         assert_eq!(whole.sha256, parts.sha256);
         assert_eq!(whole.fingerprint, parts.fingerprint);
-        assert_eq!(whole.fingerprint, Fingerprint::from_message(raw).0);
+        assert_eq!(
+            whole.fingerprint,
+            Fingerprint::from_message(raw).to_string()
+        );
         assert_eq!(parts.message_id.as_deref(), Some("<a@b>"));
     }
 

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::checkpoint;
 use crate::error::{Error, Result};
-use crate::fingerprint::{self, Fingerprint};
+use crate::fingerprint::{self, Fingerprint, Hash12};
 use crate::imap::Session;
 use crate::imap::bodystructure::Summary;
 use crate::plan::{self, Decision};
@@ -310,10 +310,8 @@ async fn append_one(
 
 /// The part of a fingerprint that a server's byte changes leave alone (headers and body
 /// start): lost answers are settled on it, so a copy the server altered still counts.
-fn content_key(fp: &Fingerprint) -> String {
-    fp.0.split_once(':')
-        .map_or(fp.0.as_str(), |(_, rest)| rest)
-        .to_string()
+fn content_key(fp: &Fingerprint) -> Hash12 {
+    fp.content
 }
 
 impl TargetFolder {
@@ -345,7 +343,7 @@ impl TargetFolder {
     /// Whether the copies of this content above the pre-run UIDs can only be explained by
     /// this message having arrived: more than this run has settled plus every other copy
     /// still in flight (which may have landed too). In doubt: no, and it is sent again.
-    fn explains(&self, seen: &HashMap<String, u32>, fp: &Fingerprint) -> bool {
+    fn explains(&self, seen: &HashMap<Hash12, u32>, fp: &Fingerprint) -> bool {
         let (settled, in_flight) = self
             .appends
             .lock()
@@ -364,7 +362,7 @@ async fn landed(s: &mut Session, tf: &TargetFolder, fp: &Fingerprint) -> Result<
 
 /// How many messages of each content key sit above the UIDs present when the run began:
 /// what this run has put there, whether or not it heard the server's answer.
-async fn arrived(s: &mut Session, tf: &TargetFolder) -> Result<HashMap<String, u32>> {
+async fn arrived(s: &mut Session, tf: &TargetFolder) -> Result<HashMap<Hash12, u32>> {
     let mut seen = HashMap::new();
     let mut uids = BTreeSet::new();
     let state = s.examine(&tf.wire).await?.clone();
@@ -446,7 +444,7 @@ pub(super) fn record_copied(
         folder: folder.plan.source.clone(),
         uidvalidity: folder.plan.uidvalidity,
         uid: msg.meta.uid,
-        fingerprint: msg.meta.fingerprint.0.clone(),
+        fingerprint: msg.meta.fingerprint.to_string(),
         target_folder: tf.name.clone(),
         target_uidvalidity: target_uid
             .map(|t| t.0)
@@ -478,21 +476,22 @@ pub(super) fn record_copied(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::testing::{fp, h12};
     use crate::plan::SourceMessage;
 
     fn folder() -> TargetFolder {
         TargetFolder::new("INBOX".into(), "INBOX".into(), Default::default(), 0)
     }
 
-    fn seen(n: u32) -> HashMap<String, u32> {
-        [("abc".to_string(), n)].into()
+    fn seen(n: u32) -> HashMap<Hash12, u32> {
+        [(h12("abc"), n)].into()
     }
 
     #[test]
     fn a_lost_answer_counts_identical_copies_in_flight() {
         // The same message twice (two source folders into one target), sent by two workers.
         let tf = folder();
-        let fp = Fingerprint("100:abc".into());
+        let fp = fp("100:abc");
         tf.begin(&fp);
         tf.begin(&fp);
         // One copy arrived, the other worker has not heard back: it may be the other's.
@@ -536,9 +535,9 @@ mod tests {
     #[test]
     fn a_copy_the_server_changed_still_settles_a_lost_answer() {
         let tf = folder();
-        tf.begin(&Fingerprint("100:abc".into()));
+        tf.begin(&fp("100:abc"));
         // Stored one byte shorter: the same content key.
-        assert!(tf.explains(&seen(1), &Fingerprint("100:abc".into())));
-        assert_eq!(content_key(&Fingerprint("99:abc".into())), "abc");
+        assert!(tf.explains(&seen(1), &fp("100:abc")));
+        assert_eq!(content_key(&fp("99:abc")), h12("abc"));
     }
 }

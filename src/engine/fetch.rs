@@ -66,7 +66,7 @@ async fn read_batch(
                     tx,
                     vec![Fetched {
                         folder: batch.folder,
-                        flags: meta.flags.clone(),
+                        flags: meta.flags.to_vec(),
                         internaldate: meta.internaldate.clone(),
                         meta,
                         body,
@@ -161,7 +161,7 @@ async fn fetch_in_parts(
                 return Ok(());
             }
             if offset == 0 {
-                flags = rec.flags;
+                flags = rec.flags.map(|f| f.to_vec());
                 internaldate = rec.internaldate;
             }
             if let Some(part) = rec.body {
@@ -272,7 +272,7 @@ async fn fetch_batch(
                         tx,
                         vec![Fetched {
                             folder: batch.folder,
-                            flags: flags.unwrap_or_else(|| meta.flags.clone()),
+                            flags: flags.unwrap_or_else(|| meta.flags.to_vec()),
                             internaldate: internaldate.or_else(|| meta.internaldate.clone()),
                             meta: meta.clone(),
                             body,
@@ -311,7 +311,9 @@ async fn fetch_batch(
                     delivered.push(uid);
                     got.push(Fetched {
                         folder: batch.folder,
-                        flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
+                        flags: rec
+                            .flags
+                            .map_or_else(|| meta.flags.to_vec(), |f| f.to_vec()),
                         internaldate: rec.internaldate.or_else(|| meta.internaldate.clone()),
                         meta,
                         body,

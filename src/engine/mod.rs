@@ -120,7 +120,7 @@ struct TargetFolder {
     /// By content key: (appends this run has settled as stored, appends sent and not yet
     /// settled). A lost answer is settled by counting against both, read and changed together
     /// under one lock so a copy is never counted in both.
-    appends: Mutex<HashMap<String, (u32, u32)>>,
+    appends: Mutex<HashMap<crate::fingerprint::Hash12, (u32, u32)>>,
 }
 
 impl TargetFolder {

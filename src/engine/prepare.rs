@@ -16,6 +16,7 @@ use crate::archive::{ArchiveWriter, KnownMessage, MessageStore};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::{Error, Result, Side};
 use crate::fingerprint::{self, Fingerprint, content_sha256};
+use crate::flags::FlagSet;
 use crate::flags::{self, Change, FlagPolicy};
 use crate::imap::{Session, mutf7, uidset};
 use crate::mapping::ListedFolder;
@@ -44,11 +45,31 @@ pub(super) struct Prepared {
     pub refused: Vec<(usize, SourceMessage, String)>,
 }
 
-/// One message a target folder holds.
-struct TargetMsg {
-    uid: u32,
-    identity: Identity,
-    flags: Vec<String>,
+/// What a target folder holds, one entry per message in parallel columns: the identities go
+/// to reconcile as they are, without a copy (a large folder holds 100,000 of them).
+#[derive(Default)]
+struct TargetList {
+    uids: Vec<u32>,
+    ids: Vec<Identity>,
+    flags: Vec<FlagSet>,
+}
+
+impl TargetList {
+    /// Room for `n` messages, as far as a count a server or file gave can be trusted.
+    fn with_capacity(n: usize) -> TargetList {
+        let n = n.min(1 << 20);
+        TargetList {
+            uids: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            flags: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, uid: u32, identity: Identity, flags: FlagSet) {
+        self.uids.push(uid);
+        self.ids.push(identity);
+        self.flags.push(flags);
+    }
 }
 
 /// The target wire name for a decoded `/`-separated name.
@@ -63,8 +84,8 @@ fn target_wire(name: &str, delimiter: &str) -> String {
 }
 
 /// Every message of the selected target folder, and its highest UID.
-async fn read_target(session: &mut Session, exists: u32) -> Result<(Vec<TargetMsg>, u32)> {
-    let mut out: Vec<TargetMsg> = Vec::new();
+async fn read_target(session: &mut Session, exists: u32) -> Result<(TargetList, u32)> {
+    let mut out = TargetList::with_capacity(exists as usize);
     let mut seen = BTreeSet::new();
     if exists == 0 {
         return Ok((out, 0));
@@ -75,9 +96,9 @@ async fn read_target(session: &mut Session, exists: u32) -> Result<(Vec<TargetMs
             if let (Some(uid), Some(size)) = (r.uid, r.size)
                 && seen.insert(uid)
             {
-                out.push(TargetMsg {
+                out.push(
                     uid,
-                    identity: Identity {
+                    Identity {
                         loose: Some(fingerprint::loose_key(
                             r.header.as_deref().unwrap_or_default(),
                             r.text.as_deref().unwrap_or_default(),
@@ -88,13 +109,13 @@ async fn read_target(session: &mut Session, exists: u32) -> Result<(Vec<TargetMs
                             size as u64,
                         ))
                     },
-                    flags: r.flags.clone().unwrap_or_default(),
-                });
+                    r.flags.clone().unwrap_or_default(),
+                );
             }
             Ok(())
         })
         .await?;
-    let max = out.iter().map(|m| m.uid).max().unwrap_or(0);
+    let max = out.uids.iter().copied().max().unwrap_or(0);
     Ok((out, max))
 }
 
@@ -122,7 +143,7 @@ async fn body_hashes(
 /// The target folders of the plan, found or created, with what each holds.
 struct TargetState {
     folder: Arc<TargetFolder>,
-    messages: Vec<TargetMsg>,
+    messages: TargetList,
     /// Message ids of an archive folder, in the order of `messages`.
     archive: bool,
     /// Archive: ids of the messages an earlier backup found deleted on the source.
@@ -425,19 +446,17 @@ async fn open_target(
             .filter(|k| k.gone)
             .map(|k| u32::try_from(k.id).unwrap_or(u32::MAX))
             .collect();
-        let messages = known
-            .into_iter()
-            .map(|k| TargetMsg {
-                uid: u32::try_from(k.id).unwrap_or(u32::MAX),
-                identity: Identity {
-                    fingerprint: Fingerprint(k.fingerprint),
-                    sha256: (!k.sha256.is_empty()).then_some(k.sha256),
-                    canonical: None,
-                    loose: None,
-                },
-                flags: k.flags,
-            })
-            .collect();
+        let mut messages = TargetList::with_capacity(known.len());
+        for k in known {
+            let identity = Identity {
+                fingerprint: Fingerprint::from_stored(&k.fingerprint),
+                sha256: (!k.sha256.is_empty()).then(|| k.sha256.into()),
+                canonical: None,
+                loose: None,
+            };
+            let uid = u32::try_from(k.id).unwrap_or(u32::MAX);
+            messages.push(uid, identity, crate::flags::intern(k.flags));
+        }
         return Ok(TargetState {
             folder: Arc::new(TargetFolder::new(
                 f.target.clone(),
@@ -468,7 +487,7 @@ async fn open_target(
                         Default::default(),
                         0,
                     )),
-                    messages: Vec::new(),
+                    messages: TargetList::default(),
                     archive: false,
                     gone: Default::default(),
                 });
@@ -506,21 +525,21 @@ enum Reader<'a> {
 /// group, on both sides, gets its SHA-256 (as IMAP serves it) and canonical SHA-256.
 async fn tell_lookalikes_apart(
     runs: &[Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>],
-    msgs: &[(usize, SourceMessage)],
+    owner: &[usize],
+    msgs: &[SourceMessage],
     src_ids: &mut [Identity],
     ts: &mut TargetState,
     mut source: Reader<'_>,
     target: Option<&mut Session>,
 ) -> Result<()> {
-    let target_ids: Vec<Identity> = ts.messages.iter().map(|m| m.identity.clone()).collect();
-    let ambiguous = reconcile::ambiguous(src_ids, &target_ids);
+    let ambiguous = reconcile::ambiguous(src_ids, &ts.messages.ids);
     if ambiguous.is_empty() {
         return Ok(());
     }
     let wanted: BTreeSet<&Fingerprint> = ambiguous.iter().collect();
     // Source messages to hash, by run (source folder).
     let mut by_run: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (k, (r, m)) in msgs.iter().enumerate() {
+    for (k, (r, m)) in owner.iter().zip(msgs).enumerate() {
         if wanted.contains(&m.fingerprint) {
             by_run.entry(*r).or_default().push(k);
         }
@@ -529,7 +548,7 @@ async fn tell_lookalikes_apart(
         let Some((fp, _, _)) = runs[r].as_ref() else {
             continue;
         };
-        let uids: Vec<u32> = ks.iter().map(|&k| msgs[k].1.uid).collect();
+        let uids: Vec<u32> = ks.iter().map(|&k| msgs[k].uid).collect();
         let hashes = match &mut source {
             Reader::Imap(session) => {
                 let session: &mut Session = session;
@@ -546,25 +565,24 @@ async fn tell_lookalikes_apart(
             Reader::None => HashMap::new(),
         };
         for &k in &ks {
-            if let Some((sha, canon)) = hashes.get(&msgs[k].1.uid) {
-                src_ids[k].sha256 = Some(sha.clone());
-                src_ids[k].canonical = Some(canon.clone());
+            if let Some((sha, canon)) = hashes.get(&msgs[k].uid) {
+                src_ids[k].sha256 = Some(sha.as_str().into());
+                src_ids[k].canonical = Some(canon.as_str().into());
             }
         }
     }
     if let Some(t) = target {
-        let uids: Vec<u32> = ts
-            .messages
-            .iter()
-            .filter(|m| wanted.contains(&m.identity.fingerprint))
-            .map(|m| m.uid)
+        let list = &mut ts.messages;
+        let uids: Vec<u32> = (0..list.uids.len())
+            .filter(|&k| wanted.contains(&list.ids[k].fingerprint))
+            .map(|k| list.uids[k])
             .collect();
         t.examine(&ts.folder.wire).await?;
         let hashes = body_hashes(t, &uids).await?;
-        for m in &mut ts.messages {
-            if let Some((sha, canon)) = hashes.get(&m.uid) {
-                m.identity.sha256 = Some(sha.clone());
-                m.identity.canonical = Some(canon.clone());
+        for (uid, id) in list.uids.iter().zip(list.ids.iter_mut()) {
+            if let Some((sha, canon)) = hashes.get(uid) {
+                id.sha256 = Some(sha.as_str().into());
+                id.canonical = Some(canon.as_str().into());
             }
         }
     }
@@ -602,56 +620,73 @@ async fn settle_target(
     opts: &RunOptions,
     report: &mut Report,
 ) -> Result<()> {
-    // Every source message headed here, as (run index, message).
-    let mut msgs: Vec<(usize, SourceMessage)> = Vec::new();
+    // Every source message headed here, and the run (source folder) each comes from. Moved,
+    // not copied: a large folder's list is the largest thing a run holds.
+    let mut msgs: Vec<SourceMessage> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
     for &i in members {
         if let Some((fp, _, _)) = runs[i].as_mut() {
-            for m in std::mem::take(&mut fp.chosen) {
-                msgs.push((i, m));
+            let mut chosen = std::mem::take(&mut fp.chosen);
+            owner.resize(owner.len() + chosen.len(), i);
+            if msgs.is_empty() {
+                msgs = chosen;
+            } else {
+                msgs.append(&mut chosen);
             }
         }
     }
     let mut src_ids: Vec<Identity> = msgs
         .iter()
-        .map(|(_, m)| Identity {
-            loose: m.loose.clone(),
-            ..Identity::new(m.fingerprint.clone())
+        .map(|m| Identity {
+            loose: m.loose,
+            ..Identity::new(m.fingerprint)
         })
         .collect();
     let uidvalidity = ts.folder.state.uidvalidity.unwrap_or(0);
     let rows = if ts.archive {
-        Vec::new()
+        checkpoint::Copies::default()
     } else {
         checkpoint.copies(&ts.folder.name, uidvalidity)?
     };
 
-    tell_lookalikes_apart(runs, &msgs, &mut src_ids, ts, source, target.as_deref_mut()).await?;
+    tell_lookalikes_apart(
+        runs,
+        &owner,
+        &msgs,
+        &mut src_ids,
+        ts,
+        source,
+        target.as_deref_mut(),
+    )
+    .await?;
 
     // Checkpoint rows as hints: (source, target) index pairs.
-    let by_uid: HashMap<u32, usize> = ts
-        .messages
-        .iter()
-        .enumerate()
-        .map(|(k, m)| (m.uid, k))
+    // Target UID -> index, as one sorted list (a map would cost several times as much).
+    let mut by_uid: Vec<(u32, u32)> = (0..)
+        .zip(&ts.messages.uids)
+        .map(|(k, &uid)| (uid, k))
         .collect();
-    let row_of: HashMap<(String, u32, u32), &checkpoint::Done> = rows
-        .iter()
-        .map(|r| ((r.folder.clone(), r.uidvalidity, r.uid), r))
-        .collect();
-    let mut hints = Vec::new();
-    let mut given: Vec<Option<&checkpoint::Done>> = Vec::with_capacity(msgs.len());
-    for (k, (i, m)) in msgs.iter().enumerate() {
-        let row = runs[*i]
+    by_uid.sort_unstable();
+    let index_of = |uid: u32| {
+        by_uid
+            .binary_search_by_key(&uid, |&(u, _)| u)
+            .ok()
+            .map(|at| by_uid[at].1 as usize)
+    };
+    let row_of = |i: usize, m: &SourceMessage| {
+        runs[i]
             .as_ref()
-            .and_then(|(fp, _, _)| row_of.get(&(fp.source.clone(), fp.uidvalidity, m.uid)))
-            .copied();
-        if let Some(t) = row.and_then(|r| r.target_uid).and_then(|u| by_uid.get(&u)) {
-            hints.push((k, *t));
+            .and_then(|(fp, _, _)| rows.get(&fp.source, fp.uidvalidity, m.uid))
+    };
+    let mut hints = Vec::with_capacity(rows.len().min(msgs.len()));
+    for (k, (i, m)) in owner.iter().zip(&msgs).enumerate() {
+        let row = row_of(*i, m);
+        if let Some(t) = row.and_then(|r| r.target_uid).and_then(index_of) {
+            hints.push((k, t));
         }
-        given.push(row);
     }
-    let target_ids: Vec<Identity> = ts.messages.iter().map(|m| m.identity.clone()).collect();
-    let result = reconcile::reconcile(&src_ids, &target_ids, &hints);
+    drop(by_uid);
+    let result = reconcile::reconcile(&src_ids, &ts.messages.ids, &hints);
 
     // Copies already there: count them, record them, bring flags over.
     let state = &ts.folder.state;
@@ -671,52 +706,54 @@ async fn settle_target(
         let paired: std::collections::HashSet<usize> =
             result.pairs.iter().map(|&(_, t, _)| t).collect();
         let (mut gone, mut back) = (Vec::new(), Vec::new());
-        for (t, m) in ts.messages.iter().enumerate() {
-            match (paired.contains(&t), ts.gone.contains(&m.uid)) {
-                (false, false) => gone.push(m.uid as u64),
-                (true, true) => back.push(m.uid as u64),
+        for (t, &uid) in ts.messages.uids.iter().enumerate() {
+            match (paired.contains(&t), ts.gone.contains(&uid)) {
+                (false, false) => gone.push(uid as u64),
+                (true, true) => back.push(uid as u64),
                 _ => {}
             }
         }
         w.mark_seen(&ts.folder.name, gone, back)?;
     }
     for &(k, t, _) in &result.pairs {
-        let (i, m) = &msgs[k];
-        let tm = &ts.messages[t];
+        let (i, m) = (&owner[k], &msgs[k]);
+        let (t_uid, t_flags) = (ts.messages.uids[t], &ts.messages.flags[t]);
         let Some((fp, fr, _)) = runs[*i].as_mut() else {
             continue;
         };
         fr.already_present += 1;
-        let row = given[k];
+        let row = rows.get(&fp.source, fp.uidvalidity, m.uid);
         let change = flags::change(
             policy,
             &m.flags,
-            row.map(|r| r.flags.as_slice()),
-            &tm.flags,
+            row.map(|r| rows.flags(r)),
+            t_flags,
             &keeps,
         );
         match change {
             Change::None => {}
             Change::Add(f) => {
                 fr.flags_updated += 1;
-                adds.entry(f).or_default().push(tm.uid);
+                adds.entry(f).or_default().push(t_uid);
             }
             Change::Set(f) => {
                 fr.flags_updated += 1;
-                sets.entry(f).or_default().push(tm.uid);
+                sets.entry(f).or_default().push(t_uid);
             }
         }
         if !opts.dry_run && !ts.archive {
             // What the copy now holds from the source: later runs add only what the source
             // gains after this. A row the run found (no record) keeps today's source flags.
             let flags = match (policy, row) {
-                (FlagPolicy::Never, Some(r)) => r.flags.clone(),
+                (FlagPolicy::Never, Some(r)) => rows.flags(r).to_vec(),
                 _ => flags::canonical_set(&m.flags),
             };
             // A row that already says all this is not written again (a no-op rerun of a
             // large folder writes nothing).
             let unchanged = row.is_some_and(|r| {
-                r.target_uid == Some(tm.uid) && r.fingerprint == m.fingerprint.0 && r.flags == flags
+                r.target_uid == Some(t_uid)
+                    && r.fingerprint == m.fingerprint
+                    && rows.flags(r) == &flags[..]
             });
             if unchanged {
                 continue;
@@ -725,10 +762,10 @@ async fn settle_target(
                 folder: fp.source.clone(),
                 uidvalidity: fp.uidvalidity,
                 uid: m.uid,
-                fingerprint: m.fingerprint.0.clone(),
+                fingerprint: m.fingerprint.to_string(),
                 target_folder: ts.folder.name.clone(),
                 target_uidvalidity: uidvalidity,
-                target_uid: Some(tm.uid),
+                target_uid: Some(t_uid),
                 flags,
             });
         }
@@ -768,15 +805,57 @@ async fn settle_target(
     for row in rows_to_write {
         checkpoint.record_done(row);
     }
-    let mut missing: Vec<Option<(usize, SourceMessage)>> = msgs.into_iter().map(Some).collect();
-    for k in result.missing {
-        if let Some((i, m)) = missing[k].take()
-            && let Some((_, _, left)) = runs[i].as_mut()
-        {
+    drop(src_ids);
+    hand_on_missing(runs, owner, msgs, &result.missing);
+    Ok(())
+}
+
+/// Puts the messages a target lacks on their runs' lists to copy, in place: the list is
+/// filtered where it lies and, when it all comes from one run, handed over whole.
+fn hand_on_missing(
+    runs: &mut [Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>],
+    owner: Vec<usize>,
+    mut msgs: Vec<SourceMessage>,
+    missing: &[usize],
+) {
+    let mut keep = vec![false; msgs.len()];
+    for &k in missing {
+        if let Some(slot) = keep.get_mut(k) {
+            *slot = true;
+        }
+    }
+    let owners: Vec<usize> = owner
+        .iter()
+        .zip(&keep)
+        .filter(|(_, kept)| **kept)
+        .map(|(&i, _)| i)
+        .collect();
+    let mut k = 0;
+    msgs.retain(|_| {
+        k += 1;
+        keep[k - 1]
+    });
+    drop(keep);
+    if msgs.len() < msgs.capacity() / 2 {
+        msgs.shrink_to_fit();
+    }
+    if let Some(&first) = owners.first()
+        && owners.iter().all(|&i| i == first)
+    {
+        if let Some((_, _, left)) = runs[first].as_mut() {
+            if left.is_empty() {
+                *left = msgs;
+            } else {
+                left.append(&mut msgs);
+            }
+        }
+        return;
+    }
+    for (i, m) in owners.into_iter().zip(msgs) {
+        if let Some((_, _, left)) = runs[i].as_mut() {
             left.push(m);
         }
     }
-    Ok(())
 }
 
 /// The largest message the target takes, and who says so: the server's APPENDLIMIT, or the

@@ -167,7 +167,7 @@ pub struct ListEntry {
 pub struct FetchRecord {
     pub seq: u32,
     pub uid: Option<u32>,
-    pub flags: Option<Vec<String>>,
+    pub flags: Option<crate::flags::FlagSet>,
     /// INTERNALDATE exactly as the server printed it, so APPEND can hand it back unchanged.
     pub internaldate: Option<String>,
     pub size: Option<u32>,
@@ -1600,12 +1600,12 @@ fn fetch_record(seq: u32, attrs: &[AttributeValue<'_>]) -> FetchRecord {
         match a {
             AttributeValue::Uid(u) => rec.uid = Some(*u),
             AttributeValue::Flags(f) => {
-                rec.flags = Some(
+                rec.flags = Some(crate::flags::intern(
                     f.iter()
                         .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
                         .map(|f| f.to_string())
                         .collect(),
-                )
+                ))
             }
             AttributeValue::InternalDate(d) => rec.internaldate = Some(d.to_string()),
             AttributeValue::Rfc822Size(s) => rec.size = Some(*s),

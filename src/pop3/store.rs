@@ -376,7 +376,7 @@ fn meta(headers: &[u8], text: &[u8], size: u64) -> MessageMeta {
         internaldate: received_date(headers).map(format_internaldate),
         size,
         sha256: String::new(),
-        fingerprint: Fingerprint::from_fetch(headers, text, size).0,
+        fingerprint: Fingerprint::from_fetch(headers, text, size).to_string(),
         message_id: fingerprint::message_id(headers),
         source_uidvalidity: None,
         source_uid: None,
@@ -415,7 +415,7 @@ mod tests {
             .collect();
         let raw = format!("Message-ID: <a@b>\r\nSubject: x\r\n\r\n{body}");
         let size = raw.len() as u64;
-        let whole_fp = Fingerprint::from_message(raw.as_bytes()).0;
+        let whole_fp = Fingerprint::from_message(raw.as_bytes()).to_string();
         // TOP 20: the header and 20 lines, more than the fingerprint needs.
         let top: String = raw.split_inclusive("\r\n").take(23).collect();
         let m = describe(top.as_bytes(), size, 20).unwrap();
@@ -431,7 +431,7 @@ mod tests {
         let stored = b"Subject: short\r\n\r\nno line end";
         let served = b"Subject: short\r\n\r\nno line end\r\n";
         let m = describe(served, stored.len() as u64, 20).unwrap();
-        assert_eq!(m.fingerprint, Fingerprint::from_message(stored).0);
+        assert_eq!(m.fingerprint, Fingerprint::from_message(stored).to_string());
     }
 
     #[test]

@@ -367,6 +367,7 @@ async fn imap_source_folder(
     scan.filtered = planned.filtered();
     scan.warnings.extend(planned.warnings.iter().cloned());
     let mut undecided = HashSet::new();
+    scan.items.reserve_exact(planned.chosen.len());
     for m in planned.chosen {
         if m.undecided {
             undecided.insert(m.uid);
@@ -375,8 +376,8 @@ async fn imap_source_folder(
             folder: index,
             handle: m.uid as u64,
             uid: Some(m.uid),
-            key: m.fingerprint.0.clone(),
-            fingerprint: m.fingerprint.0,
+            fingerprint: m.fingerprint,
+            sha256: None,
             loose: m.loose,
             size: m.size as u64,
             flags: m.flags,
@@ -432,7 +433,7 @@ async fn imap_source_folder(
             return false;
         }
         if let Some((h, c)) = hashes.remove(&uid) {
-            i.key = h;
+            i.sha256 = Some(h);
             i.canonical = Some(c);
         }
         true
@@ -460,6 +461,7 @@ async fn imap_target_folder(
                 return Ok((scan, FlagRoom::Folder(state)));
             }
             let uids = s.all_uids().await?;
+            scan.items.reserve_exact(uids.len());
             for (set, members) in uidset::chunks(&uids, META_CHUNK) {
                 let mut wanted: HashSet<u32> = members.into_iter().collect();
                 s.uid_fetch(&set, &items_spec, &mut |r| {
@@ -477,14 +479,13 @@ async fn imap_target_folder(
                         &headers,
                         r.text.as_deref().unwrap_or_default(),
                         size,
-                    )
-                    .0;
+                    );
                     scan.items.push(Item {
                         folder: 0,
                         handle: uid as u64,
                         uid: Some(uid),
-                        key: fp.clone(),
                         fingerprint: fp,
+                        sha256: None,
                         size,
                         flags: r.flags.unwrap_or_default(),
                         internaldate: r.internaldate,
@@ -534,7 +535,7 @@ async fn imap_target_folder(
         scan.items
             .retain_mut(|i| match hashes.remove(&(i.handle as u32)) {
                 Some((h, c)) => {
-                    i.key = h;
+                    i.sha256 = Some(h);
                     i.canonical = Some(c);
                     true
                 }
@@ -572,26 +573,26 @@ fn store_folder(
                 continue;
             }
         }
-        let (key, canonical) = if deep {
+        let (sha256, canonical) = if deep {
             let raw = match body.take() {
                 Some(b) => b,
                 None => store.read(&folder.name, m.id).map_err(archive_error)?,
             };
             (
-                content_sha256(&raw),
+                Some(content_sha256(&raw)),
                 Some(reconcile::canonical_sha256(&raw)),
             )
         } else {
-            (meta.fingerprint.clone(), None)
+            (None, None)
         };
         scan.items.push(Item {
             folder: index,
             handle: m.id,
             uid: meta.source_uid,
-            key,
-            fingerprint: meta.fingerprint.clone(),
+            fingerprint: Fingerprint::from_stored(&meta.fingerprint),
+            sha256,
             size: meta.size,
-            flags: meta.flags.clone(),
+            flags: crate::flags::intern(meta.flags.clone()),
             internaldate: meta.internaldate.clone(),
             message_id: meta.message_id.clone(),
             canonical,
@@ -645,7 +646,11 @@ impl Reader<'_> {
                     .retain(|i| i.uid.is_none_or(|u| !a.leaves(&f.listed.name, u)));
                 scan.filtered += (before - scan.items.len()) as u64;
             }
-            all.items.extend(scan.items);
+            if all.items.is_empty() {
+                all.items = scan.items;
+            } else {
+                all.items.extend(scan.items);
+            }
             all.filtered += scan.filtered;
             let prefix = if group.sources.len() > 1 {
                 format!("{}: ", f.listed.name)
@@ -925,8 +930,8 @@ fn problem(kind: ProblemKind, group: &Group, item: &Item, on_source: bool, deep:
         from: None,
         date: None,
         size: item.size,
-        fingerprint: item.fingerprint.clone(),
-        sha256: deep.then(|| item.key.clone()),
+        fingerprint: item.fingerprint.to_string(),
+        sha256: if deep { item.sha256.clone() } else { None },
         source_flags: None,
         target_flags: None,
         source_internaldate: None,
@@ -961,16 +966,12 @@ fn judge(group: &Group, s: Scan, t: Option<(Scan, FlagRoom)>) -> (FolderVerdict,
         // Half a folder compared proves nothing either way.
         return (folder, Vec::new());
     }
-    let deep = s
-        .items
-        .iter()
-        .chain(&t.items)
-        .any(|i| i.key != i.fingerprint);
+    let deep = s.items.iter().chain(&t.items).any(|i| i.sha256.is_some());
     let keeps = |f: &str| room.keeps(f);
     let c = compare(&s.items, &t.items, &keeps);
     let mut ignored = BTreeSet::new();
     for i in &s.items {
-        for f in &i.flags {
+        for f in i.flags.iter() {
             if !f.eq_ignore_ascii_case("\\Recent") && !room.keeps(f) {
                 ignored.insert(f.clone());
             }
@@ -1097,8 +1098,8 @@ mod tests {
             folder,
             handle: uid as u64,
             uid: Some(uid),
-            key: key.to_string(),
-            fingerprint: key.to_string(),
+            fingerprint: crate::fingerprint::testing::fp(&format!("100:{key}")),
+            sha256: None,
             size: 100,
             flags: flags.iter().map(|s| s.to_string()).collect(),
             internaldate: date.map(str::to_string),
@@ -1500,7 +1501,7 @@ mod tests {
                                 internaldate: D.map(str::to_string),
                                 size: raw.len() as u64,
                                 sha256: String::new(),
-                                fingerprint: Fingerprint::from_message(raw).0,
+                                fingerprint: Fingerprint::from_message(raw).to_string(),
                                 message_id: None,
                                 source_uidvalidity: None,
                                 source_uid: Some(i as u32 + 1),

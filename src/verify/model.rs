@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::archive::MessageStore;
+use crate::fingerprint::{Fingerprint, Hash12};
 use crate::imap::Endpoint;
 
 /// How messages are identified.
@@ -203,17 +204,34 @@ pub struct Item {
     pub handle: u64,
     /// The UID shown to people.
     pub uid: Option<u32>,
-    /// The identity compared: the fingerprint, or the SHA-256 with `deep`.
-    pub key: String,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
+    /// SHA-256 of the bytes as IMAP serves them, with `deep`: then the identity compared.
+    pub sha256: Option<String>,
     pub size: u64,
-    pub flags: Vec<String>,
+    pub flags: crate::flags::FlagSet,
     pub internaldate: Option<String>,
     pub message_id: Option<String>,
     /// SHA-256 of the canonical form, with `deep` (see [`reconcile::canonical_sha256`]).
     pub canonical: Option<String>,
     /// [`fingerprint::loose_key`], for IMAP sides.
-    pub loose: Option<String>,
+    pub loose: Option<Hash12>,
+}
+
+/// What two items must share to be copies of one message: their bytes' SHA-256 where read,
+/// else their fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ItemKey<'a> {
+    Bytes(&'a str),
+    Fingerprint(Fingerprint),
+}
+
+impl Item {
+    pub fn key(&self) -> ItemKey<'_> {
+        match &self.sha256 {
+            Some(h) => ItemKey::Bytes(h),
+            None => ItemKey::Fingerprint(self.fingerprint),
+        }
+    }
 }
 
 /// How source and target items of one folder pair up. Indexes point into the slices given
