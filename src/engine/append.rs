@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{
-    Fetched, MAX_ATTEMPTS, MULTI_BYTES, MULTI_MESSAGES, Shared, TargetFolder, backoff,
-    ensure_connected, reconnect,
+    Fetched, MAX_ATTEMPTS, MULTI_MESSAGES, Shared, TargetFolder, backoff, ensure_connected,
+    reconnect,
 };
 use crate::checkpoint;
 use crate::error::{Error, Result};
@@ -32,7 +32,7 @@ pub(super) async fn append_worker(
                 break;
             };
             let mut bytes: u64 = batch.iter().map(|m| m.body.len() as u64).sum();
-            while bytes < MULTI_BYTES {
+            while bytes < shared.append_bytes {
                 match rx.try_recv() {
                     Ok(more) => {
                         bytes += more.iter().map(|m| m.body.len() as u64).sum::<u64>();
@@ -55,14 +55,14 @@ pub(super) async fn append_worker(
 }
 
 /// Splits one folder's messages into MULTIAPPEND commands of at most [`MULTI_MESSAGES`]
-/// messages and about [`MULTI_BYTES`] bytes, in order.
-fn commands(msgs: Vec<Fetched>) -> Vec<Vec<Fetched>> {
+/// messages and about `max_bytes` bytes, in order.
+fn commands(msgs: Vec<Fetched>, max_bytes: u64) -> Vec<Vec<Fetched>> {
     let mut out: Vec<Vec<Fetched>> = Vec::new();
     let mut bytes = 0u64;
     for m in msgs {
         let len = m.body.len() as u64;
         match out.last_mut() {
-            Some(cur) if cur.len() < MULTI_MESSAGES && bytes + len <= MULTI_BYTES => {
+            Some(cur) if cur.len() < MULTI_MESSAGES && bytes + len <= max_bytes => {
                 bytes += len;
                 cur.push(m);
             }
@@ -130,9 +130,11 @@ async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec
             None => groups.push((tf, vec![m])),
         }
     }
-    let commands = groups
-        .into_iter()
-        .flat_map(|(tf, msgs)| commands(msgs).into_iter().map(move |c| (tf.clone(), c)));
+    let commands = groups.into_iter().flat_map(|(tf, msgs)| {
+        commands(msgs, shared.append_bytes)
+            .into_iter()
+            .map(move |c| (tf.clone(), c))
+    });
     for (tf, msgs) in commands {
         let multi = msgs.len() > 1
             && session
@@ -476,6 +478,8 @@ pub(super) fn record_copied(
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// A MULTIAPPEND's bytes on a short path.
+    const MULTI_BYTES: u64 = 8 * 1024 * 1024;
     use crate::fingerprint::testing::{fp, h12};
     use crate::plan::SourceMessage;
 
@@ -519,17 +523,23 @@ mod tests {
     fn commands_keep_order_and_stay_within_their_caps() {
         let big = (MULTI_BYTES / 2) as usize;
         let msgs: Vec<Fetched> = [big, big, 1, big + 1, 1].into_iter().map(fetched).collect();
-        let cmds = commands(msgs);
+        let cmds = commands(msgs, MULTI_BYTES);
         let sizes: Vec<Vec<usize>> = cmds
             .iter()
             .map(|c| c.iter().map(|m| m.body.len()).collect())
             .collect();
         assert_eq!(sizes, vec![vec![big, big], vec![1, big + 1, 1]]);
-        let many = commands((0..MULTI_MESSAGES + 3).map(|_| fetched(1)).collect());
+        let many = commands(
+            (0..MULTI_MESSAGES + 3).map(|_| fetched(1)).collect(),
+            MULTI_BYTES,
+        );
         assert_eq!(many.len(), 2);
         assert_eq!(many[0].len(), MULTI_MESSAGES);
         // A message larger than a command's bytes still goes, alone.
-        assert_eq!(commands(vec![fetched(MULTI_BYTES as usize + 1)]).len(), 1);
+        assert_eq!(
+            commands(vec![fetched(MULTI_BYTES as usize + 1)], MULTI_BYTES).len(),
+            1
+        );
     }
 
     #[test]

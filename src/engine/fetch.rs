@@ -1,7 +1,7 @@
 //! The source side of a run: fetch workers that read batches (from IMAP, or a message store)
 //! and hand whole messages on within the byte budget.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -25,7 +25,7 @@ pub(super) async fn fetch_worker(
             break;
         }
         let batch = match shared.queue.lock() {
-            Ok(mut q) => q.pop_front(),
+            Ok(mut q) => take_work(&mut q, shared.fetch_bytes),
             Err(_) => None,
         };
         let Some(batch) = batch else { break };
@@ -37,6 +37,35 @@ pub(super) async fn fetch_worker(
     if let Some(s) = session {
         s.logout().await;
     }
+}
+
+/// The next batch, joined with the ones queued after it in the same folder while the whole
+/// stays within `max_bytes` and one FETCH's message count. A large message (fetched in
+/// parts) still goes alone.
+fn take_work(queue: &mut VecDeque<Batch>, max_bytes: u64) -> Option<Batch> {
+    let mut batch = queue.pop_front()?;
+    let bytes = |b: &Batch| b.messages.iter().map(|m| u64::from(m.size)).sum::<u64>();
+    let alone = |b: &Batch| b.messages.iter().any(|m| u64::from(m.size) > PART_BYTES);
+    if batch.split || alone(&batch) {
+        return Some(batch);
+    }
+    let mut total = bytes(&batch);
+    while let Some(next) = queue.front() {
+        let fits = next.folder == batch.folder
+            && !next.split
+            && !alone(next)
+            && batch.messages.len() + next.messages.len() <= BATCH_MESSAGES
+            && total + bytes(next) <= max_bytes;
+        if !fits {
+            break;
+        }
+        let Some(mut next) = queue.pop_front() else {
+            break;
+        };
+        total += bytes(&next);
+        batch.messages.append(&mut next.messages);
+    }
+    Some(batch)
 }
 
 /// Reads a batch from a message store, off the async threads.
@@ -375,6 +404,7 @@ async fn fetch_batch(
                         for messages in [second, left] {
                             q.push_front(Batch {
                                 folder: batch.folder,
+                                split: true,
                                 messages,
                             });
                         }
@@ -394,6 +424,71 @@ mod tests {
     use super::*;
 
     const P: usize = PART_BYTES as usize;
+
+    fn batch(folder: usize, sizes: &[u32]) -> Batch {
+        let messages = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| SourceMessage {
+                size,
+                ..SourceMessage::unreadable(i as u32 + 1)
+            })
+            .collect();
+        Batch {
+            folder,
+            messages,
+            split: false,
+        }
+    }
+
+    #[test]
+    fn queued_batches_of_a_folder_are_joined_up_to_the_fetch_size() {
+        const M: u32 = 1024 * 1024;
+        let mut q: VecDeque<Batch> = [
+            batch(0, &[M, M]),
+            batch(0, &[M]),
+            batch(0, &[3 * M]),
+            batch(0, &[M]),
+            batch(1, &[M]),
+        ]
+        .into();
+        // 2 + 1 MiB fit in 4; the 3 MiB message goes alone (it is read in parts).
+        let first = take_work(&mut q, 4 * M as u64).expect("work");
+        assert_eq!(first.messages.len(), 3);
+        assert_eq!(
+            take_work(&mut q, 4 * M as u64)
+                .expect("work")
+                .messages
+                .len(),
+            1
+        );
+        // Another folder is never joined.
+        let last = take_work(&mut q, 4 * M as u64).expect("work");
+        assert_eq!((last.folder, last.messages.len()), (0, 1));
+        assert_eq!(take_work(&mut q, 4 * M as u64).expect("work").folder, 1);
+        assert!(take_work(&mut q, 4 * M as u64).is_none());
+        // Halves of a failed batch stay apart, so a message the server cannot send ends up
+        // alone.
+        let mut q: VecDeque<Batch> = [
+            Batch {
+                split: true,
+                ..batch(0, &[1, 1])
+            },
+            Batch {
+                split: true,
+                ..batch(0, &[1])
+            },
+        ]
+        .into();
+        assert_eq!(take_work(&mut q, u64::MAX).expect("work").messages.len(), 2);
+        assert_eq!(take_work(&mut q, u64::MAX).expect("work").messages.len(), 1);
+        // Never more messages than one FETCH takes.
+        let mut q: VecDeque<Batch> = [batch(0, &[1; BATCH_MESSAGES]), batch(0, &[1])].into();
+        assert_eq!(
+            take_work(&mut q, u64::MAX).expect("work").messages.len(),
+            BATCH_MESSAGES
+        );
+    }
 
     #[test]
     fn parts_add_up_to_the_announced_size() {

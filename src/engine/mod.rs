@@ -40,12 +40,13 @@ pub const DEFAULT_BUDGET: u64 = 16 * 1024 * 1024;
 const MAX_BUDGET: u64 = 64 * 1024 * 1024;
 const BATCH_MESSAGES: usize = 256;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+/// The most one FETCH carries when the budget is large (a long path): see `fetch_bytes_for`.
+const MAX_FETCH_BYTES: u64 = 2 * BATCH_BYTES;
 const MAX_ATTEMPTS: u32 = POLICY.attempts;
 /// Messages larger than this are fetched in parts of this size.
 const PART_BYTES: u64 = 2 * 1024 * 1024;
-/// Messages and bytes per MULTIAPPEND.
+/// Messages per MULTIAPPEND (its bytes: `Shared::append_bytes`).
 const MULTI_MESSAGES: usize = 256;
-const MULTI_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Set by Ctrl-C: workers stop taking new work, finish what is in flight, and the checkpoint
 /// is flushed.
@@ -91,6 +92,13 @@ fn budget_for(base: u64, rtt: Duration) -> u64 {
         return base;
     }
     base.saturating_add(grown).min(MAX_BUDGET.max(base))
+}
+
+/// Bytes one FETCH carries: half the budget shared among the fetchers (the other half is on
+/// its way to the target), from [`BATCH_BYTES`] up to [`MAX_FETCH_BYTES`]. On a long path a
+/// round trip per FETCH is what limits the rate, so fewer, larger FETCHes go faster.
+fn fetch_bytes_for(budget: u64, workers: usize) -> u64 {
+    (budget / (2 * workers.max(1) as u64)).clamp(BATCH_BYTES, MAX_FETCH_BYTES)
 }
 
 fn budget_kib(bytes: u64) -> u32 {
@@ -148,6 +156,9 @@ struct FolderRun {
 struct Batch {
     folder: usize,
     messages: Vec<SourceMessage>,
+    /// Split off a batch that failed: fetched as it is, never joined with others again (or
+    /// the message the server cannot send would never end up alone).
+    split: bool,
 }
 
 struct Fetched {
@@ -164,6 +175,10 @@ struct Shared {
     queue: Mutex<VecDeque<Batch>>,
     budget: Arc<Semaphore>,
     budget_kib: u32,
+    /// Bytes one FETCH may carry (queued batches of a folder are joined up to it).
+    fetch_bytes: u64,
+    /// Bytes one MULTIAPPEND may carry: two FETCHes' worth.
+    append_bytes: u64,
     checkpoint: Checkpoint,
     progress: Arc<dyn Progress>,
     cancel: Cancel,
@@ -442,7 +457,16 @@ async fn run_once(
         .map(Session::rtt)
         .max()
         .unwrap_or_default();
-    let budget_kib = budget_kib(budget_for(opts.budget, rtt));
+    let budget = budget_for(opts.budget, rtt);
+    let budget_kib = budget_kib(budget);
+    let workers = profile.workers.max(1);
+    let fetch_bytes = fetch_bytes_for(budget, workers);
+    tracing::debug!(
+        rtt_ms = rtt.as_millis() as u64,
+        budget_kib,
+        fetch_bytes,
+        "byte budget"
+    );
     let shared = Arc::new(Shared {
         folders,
         queue: Mutex::new(queue),
@@ -451,6 +475,8 @@ async fn run_once(
             .clone()
             .unwrap_or_else(|| Arc::new(Semaphore::new(budget_kib as usize))),
         budget_kib,
+        fetch_bytes,
+        append_bytes: 2 * fetch_bytes,
         checkpoint,
         progress: progress.clone(),
         cancel: opts.cancel.clone(),
@@ -471,7 +497,6 @@ async fn run_once(
         shared.fail(folder, &m, why);
     }
 
-    let workers = profile.workers.max(1);
     let (tx, rx) = mpsc::unbounded_channel::<Vec<Fetched>>();
     let mut tasks = tokio::task::JoinSet::new();
     // The planner's source connection becomes the first fetcher's.
@@ -560,6 +585,18 @@ async fn run_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_path_fetches_more_per_command_within_the_budget() {
+        let ms = Duration::from_millis;
+        let near = fetch_bytes_for(budget_for(DEFAULT_BUDGET, ms(0)), 4);
+        assert_eq!(near, BATCH_BYTES);
+        let far = fetch_bytes_for(budget_for(DEFAULT_BUDGET, ms(100)), 4);
+        assert_eq!(far, MAX_FETCH_BYTES);
+        // Four fetchers' worth stays within half the budget.
+        assert!(4 * far <= MAX_BUDGET / 2);
+        assert_eq!(fetch_bytes_for(8 << 20, 0), BATCH_BYTES);
+    }
 
     #[test]
     fn the_budget_grows_with_the_round_trip_up_to_its_cap() {

@@ -882,6 +882,7 @@ fn queue_batches(folder: usize, left: Vec<SourceMessage>, queue: &mut VecDeque<B
         if !batch.is_empty() {
             queue.push_back(Batch {
                 folder,
+                split: false,
                 messages: std::mem::take(batch),
             });
         }
