@@ -20,6 +20,7 @@ use crate::imap::{Session, uidset};
 use crate::mapping::ListedFolder;
 use crate::profile::{AttachmentFilter, Filters};
 use crate::providers::{Provider, Role};
+use crate::reconcile::{Identified, Identity};
 use crate::sides::{SourceSide, TargetSide};
 
 /// UIDs per metadata FETCH.
@@ -33,14 +34,20 @@ pub struct SourceMessage {
     pub flags: FlagSet,
     /// INTERNALDATE as the source printed it.
     pub internaldate: Option<String>,
-    pub fingerprint: Fingerprint,
-    /// [`fingerprint::loose_key`], for IMAP sources.
-    pub loose: Option<fingerprint::Hash12>,
+    /// Its fingerprint, the loose key for IMAP sources ([`fingerprint::loose_key`]) and,
+    /// for look-alikes, its SHA-256s: what the reconcile pairs it by, read in place.
+    pub id: Identity,
     pub message_id: Option<String>,
     /// The attachment filter could not decide from BODYSTRUCTURE; decide from the body.
     pub undecided: bool,
     /// Gmail labels (`X-GM-LABELS`), kept in a backup's manifest.
     pub labels: Vec<String>,
+}
+
+impl Identified for SourceMessage {
+    fn identity(&self) -> &Identity {
+        &self.id
+    }
 }
 
 impl SourceMessage {
@@ -51,8 +58,7 @@ impl SourceMessage {
             size: 0,
             flags: FlagSet::default(),
             internaldate: None,
-            fingerprint: Fingerprint::UNKNOWN,
-            loose: None,
+            id: Identity::new(Fingerprint::UNKNOWN),
             message_id: None,
             undecided: false,
             labels: Vec::new(),
@@ -435,15 +441,17 @@ pub async fn scan_folder(
                 size,
                 flags: r.flags.unwrap_or_default(),
                 internaldate: r.internaldate,
-                fingerprint: Fingerprint::from_fetch(
-                    &headers,
-                    r.text.as_deref().unwrap_or_default(),
-                    size as u64,
+                id: Identity::with_loose(
+                    Fingerprint::from_fetch(
+                        &headers,
+                        r.text.as_deref().unwrap_or_default(),
+                        size as u64,
+                    ),
+                    Some(fingerprint::loose_key(
+                        &headers,
+                        r.text.as_deref().unwrap_or_default(),
+                    )),
                 ),
-                loose: Some(fingerprint::loose_key(
-                    &headers,
-                    r.text.as_deref().unwrap_or_default(),
-                )),
                 message_id: fingerprint::message_id(&headers),
                 undecided: decision == Decision::Undecided,
                 labels: Vec::new(),
@@ -619,8 +627,7 @@ pub fn from_store(stored: Vec<StoredFolder>, map: &FolderMap, filters: &Filters)
                 size: u32::try_from(size).unwrap_or(u32::MAX),
                 flags: crate::flags::intern(m.meta.flags),
                 internaldate: m.meta.internaldate,
-                fingerprint: Fingerprint::from_stored(&m.meta.fingerprint),
-                loose: None,
+                id: Identity::new(Fingerprint::from_stored(&m.meta.fingerprint)),
                 message_id: m.meta.message_id,
                 undecided: decision == Decision::Undecided,
                 labels: Vec::new(),

@@ -23,22 +23,63 @@ use crate::fingerprint::{Fingerprint, Hash12};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub fingerprint: Fingerprint,
-    /// SHA-256 of the bytes as IMAP serves them (bare LF counted as CRLF), when read.
-    pub sha256: Option<Box<str>>,
-    /// SHA-256 of the canonical form (see [`canonical_sha256`]), when read.
-    pub canonical: Option<Box<str>>,
     /// [`crate::fingerprint::loose_key`], where the side's FETCH data gave it.
     pub loose: Option<Hash12>,
+    /// Read only for some messages (look-alikes, `verify --deep`, archives): one pointer
+    /// when absent, since a large folder holds an identity per message.
+    hashes: Option<Box<Hashes>>,
+}
+
+/// SHA-256s of a message's bytes, as far as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Hashes {
+    /// Of the bytes as IMAP serves them (bare LF counted as CRLF).
+    sha256: Option<Box<str>>,
+    /// Of the canonical form (see [`canonical_sha256`]).
+    canonical: Option<Box<str>>,
+}
+
+/// Whatever carries an [`Identity`]: the reconcile reads it where it lies, so a large folder's
+/// messages are not copied into a second list to be paired.
+pub trait Identified {
+    fn identity(&self) -> &Identity;
+}
+
+impl Identified for Identity {
+    fn identity(&self) -> &Identity {
+        self
+    }
 }
 
 impl Identity {
     pub fn new(fingerprint: Fingerprint) -> Identity {
+        Identity::with_loose(fingerprint, None)
+    }
+
+    pub fn with_loose(fingerprint: Fingerprint, loose: Option<Hash12>) -> Identity {
         Identity {
             fingerprint,
-            sha256: None,
-            canonical: None,
-            loose: None,
+            loose,
+            hashes: None,
         }
+    }
+
+    /// SHA-256 of the bytes as IMAP serves them (bare LF counted as CRLF), when read.
+    pub fn sha256(&self) -> Option<&str> {
+        self.hashes.as_ref()?.sha256.as_deref()
+    }
+
+    /// SHA-256 of the canonical form (see [`canonical_sha256`]), when read.
+    pub fn canonical(&self) -> Option<&str> {
+        self.hashes.as_ref()?.canonical.as_deref()
+    }
+
+    pub fn set_sha256(&mut self, sha256: &str) {
+        self.hashes.get_or_insert_default().sha256 = Some(sha256.into());
+    }
+
+    pub fn set_canonical(&mut self, canonical: &str) {
+        self.hashes.get_or_insert_default().canonical = Some(canonical.into());
     }
 }
 
@@ -69,7 +110,7 @@ pub fn size_tolerance(size: u64) -> u64 {
 }
 
 /// Two known values must agree; an unknown one agrees with anything.
-fn agree(a: &Option<Box<str>>, b: &Option<Box<str>>) -> bool {
+fn agree(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a == b,
         _ => true,
@@ -77,14 +118,15 @@ fn agree(a: &Option<Box<str>>, b: &Option<Box<str>>) -> bool {
 }
 
 fn exact(s: &Identity, t: &Identity) -> bool {
-    s.fingerprint == t.fingerprint && agree(&s.sha256, &t.sha256)
+    s.fingerprint == t.fingerprint && agree(s.sha256(), t.sha256())
 }
 
 fn changed(s: &Identity, t: &Identity) -> Option<Match> {
     let (ss, ts) = (s.fingerprint.size, t.fingerprint.size);
     let same_content =
         s.fingerprint.content == t.fingerprint.content || (s.loose.is_some() && s.loose == t.loose);
-    if !same_content || ss.abs_diff(ts) > size_tolerance(ss) || !agree(&s.canonical, &t.canonical) {
+    if !same_content || ss.abs_diff(ts) > size_tolerance(ss) || !agree(s.canonical(), t.canonical())
+    {
         return None;
     }
     Some(Match::Changed {
@@ -94,7 +136,11 @@ fn changed(s: &Identity, t: &Identity) -> Option<Match> {
 
 /// Pairs source and target messages of one target folder. `hints` are checkpoint rows as
 /// (source index, target index).
-pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usize)]) -> Reconciled {
+pub fn reconcile<S: Identified, T: Identified>(
+    source: &[S],
+    target: &[T],
+    hints: &[(usize, usize)],
+) -> Reconciled {
     let mut s_free = vec![true; source.len()];
     let mut t_free = vec![true; target.len()];
     let mut out = Reconciled {
@@ -109,6 +155,7 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
         if !s_free[si] || !t_free[ti] {
             continue;
         }
+        let (s, t) = (s.identity(), t.identity());
         let how = if exact(s, t) {
             Some(Match::Exact)
         } else {
@@ -123,7 +170,7 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
 
     let mut by_fp: HashMap<&Fingerprint, Vec<usize>> = HashMap::new();
     let mut by_content: HashMap<Hash12, Vec<usize>> = HashMap::new();
-    for (ti, t) in target.iter().enumerate() {
+    for (ti, t) in target.iter().map(Identified::identity).enumerate() {
         if t_free[ti] {
             by_fp.entry(&t.fingerprint).or_default().push(ti);
             by_content
@@ -138,18 +185,18 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
 
     // Exact: sources whose bytes are known first, so a look-alike cannot take their copy.
     let mut order: Vec<usize> = (0..source.len()).filter(|&i| s_free[i]).collect();
-    order.sort_by_key(|&i| source[i].sha256.is_none());
+    order.sort_by_key(|&i| source[i].identity().sha256().is_none());
     for si in order {
-        let s = &source[si];
+        let s = source[si].identity();
         let Some(cands) = by_fp.get(&s.fingerprint) else {
             continue;
         };
         let pick = cands
             .iter()
             .copied()
-            .filter(|&ti| t_free[ti] && exact(s, &target[ti]))
+            .filter(|&ti| t_free[ti] && exact(s, target[ti].identity()))
             // A copy whose bytes are known to be this message beats one whose bytes are not.
-            .min_by_key(|&ti| target[ti].sha256.is_none());
+            .min_by_key(|&ti| target[ti].identity().sha256().is_none());
         if let Some(ti) = pick {
             s_free[si] = false;
             t_free[ti] = false;
@@ -160,7 +207,7 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
     // Server-changed copies: every candidate pair at once, closest sizes first, so a message
     // never takes the copy of a look-alike whose size is nearer to it.
     let mut candidates: Vec<(u64, usize, usize, Match)> = Vec::new();
-    for (si, s) in source.iter().enumerate() {
+    for (si, s) in source.iter().map(Identified::identity).enumerate() {
         if !s_free[si] {
             continue;
         }
@@ -176,9 +223,9 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
         {
             if t_free[ti]
                 && seen.insert(ti)
-                && let Some(how) = changed(s, &target[ti])
+                && let Some(how) = changed(s, target[ti].identity())
             {
-                let diff = target[ti].fingerprint.size.abs_diff(size);
+                let diff = target[ti].identity().fingerprint.size.abs_diff(size);
                 candidates.push((diff, si, ti, how));
             }
         }
@@ -201,13 +248,13 @@ pub fn reconcile(source: &[Identity], target: &[Identity], hints: &[(usize, usiz
 /// Fingerprints whose messages cannot be told apart without their bytes: more source copies
 /// than target copies, and some on the target. Their SHA-256 on both sides settles which ones
 /// are there.
-pub fn ambiguous(source: &[Identity], target: &[Identity]) -> Vec<Fingerprint> {
+pub fn ambiguous<S: Identified, T: Identified>(source: &[S], target: &[T]) -> Vec<Fingerprint> {
     let mut counts: HashMap<&Fingerprint, (usize, usize)> = HashMap::new();
     for s in source {
-        counts.entry(&s.fingerprint).or_default().0 += 1;
+        counts.entry(&s.identity().fingerprint).or_default().0 += 1;
     }
     for t in target {
-        if let Some(c) = counts.get_mut(&t.fingerprint) {
+        if let Some(c) = counts.get_mut(&t.identity().fingerprint) {
             c.1 += 1;
         }
     }
@@ -251,10 +298,9 @@ mod tests {
     }
 
     fn with_sha(fp: &str, sha: &str) -> Identity {
-        Identity {
-            sha256: Some(sha.into()),
-            ..id(fp)
-        }
+        let mut i = id(fp);
+        i.set_sha256(sha);
+        i
     }
 
     #[test]
@@ -285,7 +331,7 @@ mod tests {
         assert_eq!(r.missing, vec![0]);
         assert_eq!(r.unmatched, vec![0]);
         // And a row pointing past the target (folder emptied) is ignored too.
-        let r = reconcile(&s, &[], &[(0, 5)]);
+        let r = reconcile::<_, Identity>(&s, &[], &[(0, 5)]);
         assert_eq!(r.missing, vec![0]);
     }
 
@@ -305,7 +351,7 @@ mod tests {
         assert_eq!(r.pairs, vec![(1, 0, Match::Exact)]);
         assert_eq!(r.missing, vec![0]);
         assert_eq!(ambiguous(&[id("10:a"), id("10:a")], &[id("10:a")]).len(), 1);
-        assert!(ambiguous(&[id("10:a"), id("10:a")], &[]).is_empty());
+        assert!(ambiguous::<_, Identity>(&[id("10:a"), id("10:a")], &[]).is_empty());
         assert!(ambiguous(&[id("10:a")], &[id("10:a")]).is_empty());
     }
 
@@ -348,12 +394,12 @@ mod tests {
     #[test]
     fn canonical_hashes_must_agree_when_known() {
         let mut a = id("1000:abc");
-        a.canonical = Some("x".into());
+        a.set_canonical("x");
         let mut b = id("999:abc");
-        b.canonical = Some("y".into());
+        b.set_canonical("y");
         assert_eq!(reconcile(&[a.clone()], &[b], &[]).missing, vec![0]);
         let mut c = id("999:abc");
-        c.canonical = Some("x".into());
+        c.set_canonical("x");
         assert_eq!(reconcile(&[a], &[c], &[]).pairs.len(), 1);
     }
 

@@ -148,7 +148,7 @@ async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec
         }
         let flags: Vec<Vec<String>> = msgs.iter().map(|m| flags_for_target(shared, m)).collect();
         for m in &msgs {
-            tf.begin(&m.meta.fingerprint);
+            tf.begin(&m.meta.id.fingerprint);
         }
         let result = match session.as_mut() {
             Some(s) => s.append_many(&tf.wire, &append_items(&msgs, &flags)).await,
@@ -191,7 +191,7 @@ async fn settle_command(
         // answered NO: nothing was stored. One by one, so only the culprit fails.
         Err(e) if !e.poisons_connection() => {
             for m in msgs {
-                tf.end(&m.meta.fingerprint);
+                tf.end(&m.meta.id.fingerprint);
                 append_one(shared, session, m, false).await;
             }
         }
@@ -230,7 +230,7 @@ async fn append_one(
             if in_doubt {
                 // It may have been stored: its arrival explains no other lost answer. The
                 // next run finds it on the target, or copies it.
-                tf.settle(&msg.meta.fingerprint);
+                tf.settle(&msg.meta.id.fingerprint);
                 shared.fail(
                     msg.folder,
                     &msg.meta,
@@ -250,7 +250,7 @@ async fn append_one(
         if let Err(e) = ensure_connected(shared, endpoint, session, attempt, &last_error).await {
             if !e.is_retryable() {
                 if in_doubt {
-                    tf.end(&msg.meta.fingerprint);
+                    tf.end(&msg.meta.id.fingerprint);
                 }
                 shared.set_fatal(e);
                 return;
@@ -262,12 +262,12 @@ async fn append_one(
         let Some(s) = session.as_mut() else { continue };
         if in_doubt {
             // The last APPEND's answer was lost with the connection: look before writing again.
-            match landed(s, tf, &msg.meta.fingerprint).await {
+            match landed(s, tf, &msg.meta.id.fingerprint).await {
                 Ok(true) => {
                     record_copied(shared, &msg, None, &flags);
                     return;
                 }
-                Ok(false) => tf.end(&msg.meta.fingerprint),
+                Ok(false) => tf.end(&msg.meta.id.fingerprint),
                 Err(e) => {
                     last_error = e.to_string();
                     attempt += 1;
@@ -280,7 +280,7 @@ async fn append_one(
             }
             in_doubt = false;
         }
-        tf.begin(&msg.meta.fingerprint);
+        tf.begin(&msg.meta.id.fingerprint);
         match s
             .append(&tf.wire, &flags, msg.internaldate.as_deref(), &msg.body)
             .await
@@ -291,7 +291,7 @@ async fn append_one(
             }
             // The server answered: nothing was stored, so nothing is in doubt.
             Err(e) if !e.poisons_connection() => {
-                tf.end(&msg.meta.fingerprint);
+                tf.end(&msg.meta.id.fingerprint);
                 if !e.is_retryable() {
                     // The target refused this message: record its words and go on.
                     shared.fail(msg.folder, &msg.meta, e.to_string());
@@ -422,10 +422,10 @@ async fn settle_lost_batch(
     *session = Some(s);
     let mut left = Vec::new();
     for (m, f) in msgs.into_iter().zip(flags) {
-        if tf.explains(&seen, &m.meta.fingerprint) {
+        if tf.explains(&seen, &m.meta.id.fingerprint) {
             record_copied(shared, &m, None, f);
         } else {
-            tf.end(&m.meta.fingerprint);
+            tf.end(&m.meta.id.fingerprint);
             left.push(m);
         }
     }
@@ -441,12 +441,12 @@ pub(super) fn record_copied(
 ) {
     let folder = &shared.folders[msg.folder];
     let tf = &folder.target;
-    tf.settle(&msg.meta.fingerprint);
+    tf.settle(&msg.meta.id.fingerprint);
     shared.checkpoint.record_done(checkpoint::Done {
         folder: folder.plan.source.clone(),
         uidvalidity: folder.plan.uidvalidity,
         uid: msg.meta.uid,
-        fingerprint: msg.meta.fingerprint.to_string(),
+        fingerprint: msg.meta.id.fingerprint.to_string(),
         target_folder: tf.name.clone(),
         target_uidvalidity: target_uid
             .map(|t| t.0)

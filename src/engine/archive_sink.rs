@@ -50,7 +50,7 @@ pub(super) fn archive_writer(
             internaldate: msg.internaldate.clone(),
             size: 0,
             sha256: String::new(),
-            fingerprint: msg.meta.fingerprint.to_string(),
+            fingerprint: msg.meta.id.fingerprint.to_string(),
             message_id: msg.meta.message_id.clone(),
             source_uidvalidity: uidvalidity,
             source_uid: uid,

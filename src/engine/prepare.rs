@@ -98,17 +98,17 @@ async fn read_target(session: &mut Session, exists: u32) -> Result<(TargetList, 
             {
                 out.push(
                     uid,
-                    Identity {
-                        loose: Some(fingerprint::loose_key(
-                            r.header.as_deref().unwrap_or_default(),
-                            r.text.as_deref().unwrap_or_default(),
-                        )),
-                        ..Identity::new(Fingerprint::from_fetch(
+                    Identity::with_loose(
+                        Fingerprint::from_fetch(
                             r.header.as_deref().unwrap_or_default(),
                             r.text.as_deref().unwrap_or_default(),
                             size as u64,
-                        ))
-                    },
+                        ),
+                        Some(fingerprint::loose_key(
+                            r.header.as_deref().unwrap_or_default(),
+                            r.text.as_deref().unwrap_or_default(),
+                        )),
+                    ),
                     r.flags.clone().unwrap_or_default(),
                 );
             }
@@ -448,12 +448,10 @@ async fn open_target(
             .collect();
         let mut messages = TargetList::with_capacity(known.len());
         for k in known {
-            let identity = Identity {
-                fingerprint: Fingerprint::from_stored(&k.fingerprint),
-                sha256: (!k.sha256.is_empty()).then(|| k.sha256.into()),
-                canonical: None,
-                loose: None,
-            };
+            let mut identity = Identity::new(Fingerprint::from_stored(&k.fingerprint));
+            if !k.sha256.is_empty() {
+                identity.set_sha256(&k.sha256);
+            }
             let uid = u32::try_from(k.id).unwrap_or(u32::MAX);
             messages.push(uid, identity, crate::flags::intern(k.flags));
         }
@@ -526,21 +524,20 @@ enum Reader<'a> {
 async fn tell_lookalikes_apart(
     runs: &[Option<(FolderPlan, FolderReport, Vec<SourceMessage>)>],
     owner: &[usize],
-    msgs: &[SourceMessage],
-    src_ids: &mut [Identity],
+    msgs: &mut [SourceMessage],
     ts: &mut TargetState,
     mut source: Reader<'_>,
     target: Option<&mut Session>,
 ) -> Result<()> {
-    let ambiguous = reconcile::ambiguous(src_ids, &ts.messages.ids);
+    let ambiguous = reconcile::ambiguous(msgs, &ts.messages.ids);
     if ambiguous.is_empty() {
         return Ok(());
     }
     let wanted: BTreeSet<&Fingerprint> = ambiguous.iter().collect();
     // Source messages to hash, by run (source folder).
     let mut by_run: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (k, (r, m)) in owner.iter().zip(msgs).enumerate() {
-        if wanted.contains(&m.fingerprint) {
+    for (k, (r, m)) in owner.iter().zip(msgs.iter()).enumerate() {
+        if wanted.contains(&m.id.fingerprint) {
             by_run.entry(*r).or_default().push(k);
         }
     }
@@ -566,8 +563,8 @@ async fn tell_lookalikes_apart(
         };
         for &k in &ks {
             if let Some((sha, canon)) = hashes.get(&msgs[k].uid) {
-                src_ids[k].sha256 = Some(sha.as_str().into());
-                src_ids[k].canonical = Some(canon.as_str().into());
+                msgs[k].id.set_sha256(sha);
+                msgs[k].id.set_canonical(canon);
             }
         }
     }
@@ -581,8 +578,8 @@ async fn tell_lookalikes_apart(
         let hashes = body_hashes(t, &uids).await?;
         for (uid, id) in list.uids.iter().zip(list.ids.iter_mut()) {
             if let Some((sha, canon)) = hashes.get(uid) {
-                id.sha256 = Some(sha.as_str().into());
-                id.canonical = Some(canon.as_str().into());
+                id.set_sha256(sha);
+                id.set_canonical(canon);
             }
         }
     }
@@ -635,13 +632,6 @@ async fn settle_target(
             }
         }
     }
-    let mut src_ids: Vec<Identity> = msgs
-        .iter()
-        .map(|m| Identity {
-            loose: m.loose,
-            ..Identity::new(m.fingerprint)
-        })
-        .collect();
     let uidvalidity = ts.folder.state.uidvalidity.unwrap_or(0);
     let rows = if ts.archive {
         checkpoint::Copies::default()
@@ -649,16 +639,7 @@ async fn settle_target(
         checkpoint.copies(&ts.folder.name, uidvalidity)?
     };
 
-    tell_lookalikes_apart(
-        runs,
-        &owner,
-        &msgs,
-        &mut src_ids,
-        ts,
-        source,
-        target.as_deref_mut(),
-    )
-    .await?;
+    tell_lookalikes_apart(runs, &owner, &mut msgs, ts, source, target.as_deref_mut()).await?;
 
     // Checkpoint rows as hints: (source, target) index pairs.
     // Target UID -> index, as one sorted list (a map would cost several times as much).
@@ -686,7 +667,7 @@ async fn settle_target(
         }
     }
     drop(by_uid);
-    let result = reconcile::reconcile(&src_ids, &ts.messages.ids, &hints);
+    let result = reconcile::reconcile(&msgs, &ts.messages.ids, &hints);
 
     // Copies already there: count them, record them, bring flags over.
     let state = &ts.folder.state;
@@ -752,7 +733,7 @@ async fn settle_target(
             // large folder writes nothing).
             let unchanged = row.is_some_and(|r| {
                 r.target_uid == Some(t_uid)
-                    && r.fingerprint == m.fingerprint
+                    && r.fingerprint == m.id.fingerprint
                     && rows.flags(r) == &flags[..]
             });
             if unchanged {
@@ -762,7 +743,7 @@ async fn settle_target(
                 folder: fp.source.clone(),
                 uidvalidity: fp.uidvalidity,
                 uid: m.uid,
-                fingerprint: m.fingerprint.to_string(),
+                fingerprint: m.id.fingerprint.to_string(),
                 target_folder: ts.folder.name.clone(),
                 target_uidvalidity: uidvalidity,
                 target_uid: Some(t_uid),
@@ -805,7 +786,6 @@ async fn settle_target(
     for row in rows_to_write {
         checkpoint.record_done(row);
     }
-    drop(src_ids);
     hand_on_missing(runs, owner, msgs, &result.missing);
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::{Comparison, Item, ItemKey};
 use crate::flags::{self, FlagSet};
-use crate::reconcile::{self, Identity, Match};
+use crate::reconcile::{self, Match};
 
 /// Flags as compared: the canonical set ([`crate::flags::canonical_set`]) of those the target
 /// folder can keep.
@@ -57,14 +57,6 @@ fn with_key<'a>(
 /// reordering never shows as a difference.
 pub fn compare(source: &[Item], target: &[Item], keeps: &dyn Fn(&str) -> bool) -> Comparison {
     let mut out = Comparison::default();
-    let identity = |i: &Item| Identity {
-        fingerprint: i.fingerprint,
-        sha256: i.sha256.as_deref().map(Into::into),
-        canonical: i.canonical.as_deref().map(Into::into),
-        loose: i.loose,
-    };
-    let src_ids: Vec<Identity> = source.iter().map(identity).collect();
-    let dst_ids: Vec<Identity> = target.iter().map(identity).collect();
     // Shared sets: a folder holds a handful of distinct ones, whatever its size.
     let src_flags: Vec<FlagSet> = source
         .iter()
@@ -92,7 +84,7 @@ pub fn compare(source: &[Item], target: &[Item], keeps: &dyn Fn(&str) -> bool) -
         }
     }
     drop(by_key);
-    let r = reconcile::reconcile(&src_ids, &dst_ids, &hints);
+    let r = reconcile::reconcile(source, target, &hints);
     let source_keys = sorted_by_key(source);
     for &(s, d, how) in &r.pairs {
         out.present.push((s, d));

@@ -27,7 +27,7 @@ use crate::mapping::ListedFolder;
 use crate::plan::{self, Decision};
 use crate::profile::{Filters, Profile};
 use crate::progress::{Event, Progress};
-use crate::reconcile;
+use crate::reconcile::{self, Identity};
 
 mod compare;
 mod model;
@@ -376,14 +376,10 @@ async fn imap_source_folder(
             folder: index,
             handle: m.uid as u64,
             uid: Some(m.uid),
-            fingerprint: m.fingerprint,
-            sha256: None,
-            loose: m.loose,
+            id: m.id,
             size: m.size as u64,
             flags: m.flags,
             internaldate: m.internaldate,
-            message_id: m.message_id,
-            canonical: None,
         });
     }
     if !deep && undecided.is_empty() {
@@ -433,8 +429,8 @@ async fn imap_source_folder(
             return false;
         }
         if let Some((h, c)) = hashes.remove(&uid) {
-            i.sha256 = Some(h);
-            i.canonical = Some(c);
+            i.id.set_sha256(&h);
+            i.id.set_canonical(&c);
         }
         true
     });
@@ -484,17 +480,16 @@ async fn imap_target_folder(
                         folder: 0,
                         handle: uid as u64,
                         uid: Some(uid),
-                        fingerprint: fp,
-                        sha256: None,
+                        id: Identity::with_loose(
+                            fp,
+                            Some(fingerprint::loose_key(
+                                &headers,
+                                r.text.as_deref().unwrap_or_default(),
+                            )),
+                        ),
                         size,
                         flags: r.flags.unwrap_or_default(),
                         internaldate: r.internaldate,
-                        message_id: fingerprint::message_id(&headers),
-                        canonical: None,
-                        loose: Some(fingerprint::loose_key(
-                            &headers,
-                            r.text.as_deref().unwrap_or_default(),
-                        )),
                     });
                     Ok(())
                 })
@@ -535,8 +530,8 @@ async fn imap_target_folder(
         scan.items
             .retain_mut(|i| match hashes.remove(&(i.handle as u32)) {
                 Some((h, c)) => {
-                    i.sha256 = Some(h);
-                    i.canonical = Some(c);
+                    i.id.set_sha256(&h);
+                    i.id.set_canonical(&c);
                     true
                 }
                 None => false,
@@ -585,18 +580,21 @@ fn store_folder(
         } else {
             (None, None)
         };
+        let mut id = Identity::new(Fingerprint::from_stored(&meta.fingerprint));
+        if let Some(h) = sha256 {
+            id.set_sha256(&h);
+        }
+        if let Some(c) = canonical {
+            id.set_canonical(&c);
+        }
         scan.items.push(Item {
             folder: index,
             handle: m.id,
             uid: meta.source_uid,
-            fingerprint: Fingerprint::from_stored(&meta.fingerprint),
-            sha256,
+            id,
             size: meta.size,
             flags: crate::flags::intern(meta.flags.clone()),
             internaldate: meta.internaldate.clone(),
-            message_id: meta.message_id.clone(),
-            canonical,
-            loose: None,
         });
     }
     Ok(scan)
@@ -925,13 +923,18 @@ fn problem(kind: ProblemKind, group: &Group, item: &Item, on_source: bool, deep:
         target_folder: group.target.clone(),
         uid: if on_source { item.uid } else { None },
         target_uid: if on_source { None } else { item.uid },
-        message_id: item.message_id.clone(),
+        // Read with Subject and From when the problems are described (see `fill_in`).
+        message_id: None,
         subject: None,
         from: None,
         date: None,
         size: item.size,
-        fingerprint: item.fingerprint.to_string(),
-        sha256: if deep { item.sha256.clone() } else { None },
+        fingerprint: item.id.fingerprint.to_string(),
+        sha256: if deep {
+            item.id.sha256().map(str::to_string)
+        } else {
+            None
+        },
         source_flags: None,
         target_flags: None,
         source_internaldate: None,
@@ -966,7 +969,11 @@ fn judge(group: &Group, s: Scan, t: Option<(Scan, FlagRoom)>) -> (FolderVerdict,
         // Half a folder compared proves nothing either way.
         return (folder, Vec::new());
     }
-    let deep = s.items.iter().chain(&t.items).any(|i| i.sha256.is_some());
+    let deep = s
+        .items
+        .iter()
+        .chain(&t.items)
+        .any(|i| i.id.sha256().is_some());
     let keeps = |f: &str| room.keeps(f);
     let c = compare(&s.items, &t.items, &keeps);
     let mut ignored = BTreeSet::new();
@@ -1098,14 +1105,10 @@ mod tests {
             folder,
             handle: uid as u64,
             uid: Some(uid),
-            fingerprint: crate::fingerprint::testing::fp(&format!("100:{key}")),
-            sha256: None,
+            id: Identity::new(crate::fingerprint::testing::fp(&format!("100:{key}"))),
             size: 100,
             flags: flags.iter().map(|s| s.to_string()).collect(),
             internaldate: date.map(str::to_string),
-            message_id: Some(format!("<{key}@x>")),
-            canonical: None,
-            loose: None,
         }
     }
 

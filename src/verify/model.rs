@@ -5,8 +5,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::archive::MessageStore;
-use crate::fingerprint::{Fingerprint, Hash12};
+use crate::fingerprint::Fingerprint;
 use crate::imap::Endpoint;
+use crate::reconcile::{Identified, Identity};
 
 /// How messages are identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -204,17 +205,18 @@ pub struct Item {
     pub handle: u64,
     /// The UID shown to people.
     pub uid: Option<u32>,
-    pub fingerprint: Fingerprint,
-    /// SHA-256 of the bytes as IMAP serves them, with `deep`: then the identity compared.
-    pub sha256: Option<String>,
+    /// Its fingerprint and loose key, and with `deep` its SHA-256s (then the key compared).
+    pub id: Identity,
     pub size: u64,
     pub flags: crate::flags::FlagSet,
+    /// Shown only for problems, with the Message-ID, which is read then.
     pub internaldate: Option<String>,
-    pub message_id: Option<String>,
-    /// SHA-256 of the canonical form, with `deep` (see [`reconcile::canonical_sha256`]).
-    pub canonical: Option<String>,
-    /// [`fingerprint::loose_key`], for IMAP sides.
-    pub loose: Option<Hash12>,
+}
+
+impl Identified for Item {
+    fn identity(&self) -> &Identity {
+        &self.id
+    }
 }
 
 /// What two items must share to be copies of one message: their bytes' SHA-256 where read,
@@ -227,9 +229,9 @@ pub enum ItemKey<'a> {
 
 impl Item {
     pub fn key(&self) -> ItemKey<'_> {
-        match &self.sha256 {
+        match self.id.sha256() {
             Some(h) => ItemKey::Bytes(h),
-            None => ItemKey::Fingerprint(self.fingerprint),
+            None => ItemKey::Fingerprint(self.id.fingerprint),
         }
     }
 }
