@@ -14,11 +14,15 @@ fn main() {
 /// given back when freed (44 and 53 MiB, at the same speed: docs/performance.md). glibc reads
 /// them from the environment at start-up only, so the process starts itself again, once, with
 /// them set: same PID, arguments and open files. A value the user set is left alone.
+/// One arena, too: with one per thread, each worker thread's arena grew to the budget's worth of
+/// message bodies it had once held (bodies are allocated on one thread and freed on another), so
+/// 100,000 small messages peaked at 79 MiB instead of 59 MiB, at the same speed.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn bounded_allocator() {
     use std::os::unix::process::CommandExt;
     const MMAP: &str = "MALLOC_MMAP_THRESHOLD_";
     const TRIM: &str = "MALLOC_TRIM_THRESHOLD_";
+    const ARENAS: &str = "MALLOC_ARENA_MAX";
     const BYTES: &str = "262144";
     if std::env::var_os(MMAP).is_some() {
         return;
@@ -34,6 +38,9 @@ fn bounded_allocator() {
     cmd.args(args).env(MMAP, BYTES);
     if std::env::var_os(TRIM).is_none() {
         cmd.env(TRIM, BYTES);
+    }
+    if std::env::var_os(ARENAS).is_none() {
+        cmd.env(ARENAS, "1");
     }
     // exec returns only when it failed: carry on with glibc's defaults.
     let _ = cmd.exec();
