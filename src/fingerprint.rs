@@ -121,7 +121,11 @@ impl Fingerprint {
     /// From the selected header fields (or a whole header block: fields not in [`FIELDS`] are
     /// ignored), the start of the body (`BODY[TEXT]<0.256>`, or more) and the CRLF size.
     pub fn from_fetch(headers: &[u8], text: &[u8], size: u64) -> Fingerprint {
-        let mut h = fields_hasher(headers);
+        Fingerprint::from_fields(fields_hasher(headers), text, size)
+    }
+
+    /// [`Fingerprint::from_fetch`], the header fields already hashed.
+    fn from_fields(mut h: Sha256, text: &[u8], size: u64) -> Fingerprint {
         let start: Vec<u8> = text
             .iter()
             .copied()
@@ -159,7 +163,20 @@ fn fields_hasher(headers: &[u8]) -> Sha256 {
 /// with one key differ at most in what servers change on APPEND. Computed from the same FETCH
 /// items; kept apart from the fingerprint so stored fingerprints keep their meaning.
 pub fn loose_key(headers: &[u8], text: &[u8]) -> Hash12 {
-    let mut h = fields_hasher(headers);
+    loose_from_fields(fields_hasher(headers), text)
+}
+
+/// The [`Fingerprint`] and the [`loose_key`] of one FETCH's data, its header fields parsed
+/// once for both (planning and listing a target read them for every message).
+pub fn fingerprint_and_loose(headers: &[u8], text: &[u8], size: u64) -> (Fingerprint, Hash12) {
+    let h = fields_hasher(headers);
+    (
+        Fingerprint::from_fields(h.clone(), text, size),
+        loose_from_fields(h, text),
+    )
+}
+
+fn loose_from_fields(mut h: Sha256, text: &[u8]) -> Hash12 {
     let mut start: Vec<u8> = text.iter().copied().filter(|&b| b != b'\r').collect();
     if text.len() < TEXT_FETCH {
         while start.last().is_some_and(|b| b" \t\n".contains(b)) {
@@ -373,6 +390,18 @@ mod tests {
 
     const A: &[u8] = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: one\r\n\r\nbody one\r\n";
     const B: &[u8] = b"Message-ID: <same@x>\r\nFrom: a@x\r\nSubject: two\r\n\r\nbody one\r\n";
+
+    #[test]
+    fn both_keys_at_once_equal_each_on_its_own() {
+        let (h, t) = (header_block(A), body_start(A));
+        assert_eq!(
+            fingerprint_and_loose(h, t, A.len() as u64),
+            (
+                Fingerprint::from_fetch(h, t, A.len() as u64),
+                loose_key(h, t)
+            )
+        );
+    }
 
     #[test]
     fn written_form_round_trips_and_damaged_text_matches_nothing() {

@@ -391,7 +391,6 @@ pub async fn scan_folder(
     plan.chosen.reserve_exact(uids.len());
     let mut ahead = Ahead::default();
     for (i, (_, members)) in chunks.iter().enumerate() {
-        let members = members.clone();
         let mut structure_usable = want_structure;
         let records = match ahead.records(session, folder, &chunks, i, &items).await {
             Ok(r) => r,
@@ -401,11 +400,11 @@ pub async fn scan_folder(
                 tracing::warn!(folder = %folder.name, "BODYSTRUCTURE unreadable ({e}); deciding from message bodies");
                 structure_usable = false;
                 let items = format!("(UID FLAGS INTERNALDATE RFC822.SIZE {header_item})");
-                read_narrowing(session, folder, &members, &items, &mut plan.unreadable).await?
+                read_narrowing(session, folder, members, &items, &mut plan.unreadable).await?
             }
             Err(e @ Error::Protocol { .. }) => {
                 tracing::warn!(folder = %folder.name, "an answer could not be read ({e}); narrowing it down");
-                read_narrowing(session, folder, &members, &items, &mut plan.unreadable).await?
+                read_narrowing(session, folder, members, &items, &mut plan.unreadable).await?
             }
             Err(e) => return Err(e),
         };
@@ -441,16 +440,10 @@ pub async fn scan_folder(
                 size,
                 flags: r.flags.unwrap_or_default(),
                 internaldate: r.internaldate,
-                id: Identity::with_loose(
-                    Fingerprint::from_fetch(
-                        &headers,
-                        r.text.as_deref().unwrap_or_default(),
-                        size as u64,
-                    ),
-                    Some(fingerprint::loose_key(
-                        &headers,
-                        r.text.as_deref().unwrap_or_default(),
-                    )),
+                id: Identity::from_fetch(
+                    &headers,
+                    r.text.as_deref().unwrap_or_default(),
+                    size as u64,
                 ),
                 message_id: fingerprint::message_id(&headers),
                 undecided: decision == Decision::Undecided,

@@ -56,7 +56,13 @@ impl Identity {
         Identity::with_loose(fingerprint, None)
     }
 
-    pub fn with_loose(fingerprint: Fingerprint, loose: Option<Hash12>) -> Identity {
+    /// From one FETCH's header fields, body start and size: the fingerprint and loose key.
+    pub fn from_fetch(headers: &[u8], text: &[u8], size: u64) -> Identity {
+        let (fingerprint, loose) = crate::fingerprint::fingerprint_and_loose(headers, text, size);
+        Identity::with_loose(fingerprint, Some(loose))
+    }
+
+    fn with_loose(fingerprint: Fingerprint, loose: Option<Hash12>) -> Identity {
         Identity {
             fingerprint,
             loose,

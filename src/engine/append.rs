@@ -32,7 +32,7 @@ pub(super) async fn append_worker(
                 break;
             };
             let mut bytes: u64 = batch.iter().map(|m| m.body.len() as u64).sum();
-            while bytes < shared.append_bytes {
+            while bytes < shared.append_bytes() {
                 match rx.try_recv() {
                     Ok(more) => {
                         bytes += more.iter().map(|m| m.body.len() as u64).sum::<u64>();
@@ -131,7 +131,7 @@ async fn append_batch(shared: &Shared, session: &mut Option<Session>, batch: Vec
         }
     }
     let commands = groups.into_iter().flat_map(|(tf, msgs)| {
-        commands(msgs, shared.append_bytes)
+        commands(msgs, shared.append_bytes())
             .into_iter()
             .map(move |c| (tf.clone(), c))
     });
@@ -512,7 +512,7 @@ mod tests {
         Fetched {
             folder: 0,
             meta: SourceMessage::unreadable(1),
-            flags: Vec::new(),
+            flags: Default::default(),
             internaldate: None,
             body: vec![b'x'; len],
             _permit: None,

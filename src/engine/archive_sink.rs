@@ -46,7 +46,7 @@ pub(super) fn archive_writer(
         let meta = MessageMeta {
             folder: folder.plan.target.clone(),
             role: folder.plan.role,
-            flags: msg.flags.clone(),
+            flags: msg.flags.to_vec(),
             internaldate: msg.internaldate.clone(),
             size: 0,
             sha256: String::new(),

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::archive::MessageStore;
 use crate::error::{Error, Result};
+use crate::flags::FlagSet;
 use crate::imap::{Endpoint, Session, uidset};
 use crate::plan::SourceMessage;
 
@@ -95,7 +96,7 @@ async fn read_batch(
                     tx,
                     vec![Fetched {
                         folder: batch.folder,
-                        flags: meta.flags.to_vec(),
+                        flags: meta.flags.clone(),
                         internaldate: meta.internaldate.clone(),
                         meta,
                         body,
@@ -171,7 +172,7 @@ async fn fetch_in_parts(
     s: &mut Session,
     uid: u32,
     size: u64,
-) -> Result<Option<(Vec<u8>, Option<Vec<String>>, Option<String>)>> {
+) -> Result<Option<(Vec<u8>, Option<FlagSet>, Option<String>)>> {
     let mut parts = Parts::new(size);
     let mut flags = None;
     let mut internaldate = None;
@@ -190,7 +191,7 @@ async fn fetch_in_parts(
                 return Ok(());
             }
             if offset == 0 {
-                flags = rec.flags.map(|f| f.to_vec());
+                flags = rec.flags;
                 internaldate = rec.internaldate;
             }
             if let Some(part) = rec.body {
@@ -301,7 +302,7 @@ async fn fetch_batch(
                         tx,
                         vec![Fetched {
                             folder: batch.folder,
-                            flags: flags.unwrap_or_else(|| meta.flags.to_vec()),
+                            flags: flags.unwrap_or_else(|| meta.flags.clone()),
                             internaldate: internaldate.or_else(|| meta.internaldate.clone()),
                             meta: meta.clone(),
                             body,
@@ -340,9 +341,7 @@ async fn fetch_batch(
                     delivered.push(uid);
                     got.push(Fetched {
                         folder: batch.folder,
-                        flags: rec
-                            .flags
-                            .map_or_else(|| meta.flags.to_vec(), |f| f.to_vec()),
+                        flags: rec.flags.unwrap_or_else(|| meta.flags.clone()),
                         internaldate: rec.internaldate.or_else(|| meta.internaldate.clone()),
                         meta,
                         body,

@@ -164,7 +164,8 @@ struct Batch {
 struct Fetched {
     folder: usize,
     meta: SourceMessage,
-    flags: Vec<String>,
+    /// As the FETCH gave them (shared: see [`crate::flags::FlagSet`]), else as planned.
+    flags: crate::flags::FlagSet,
     internaldate: Option<String>,
     body: Vec<u8>,
     _permit: Option<OwnedSemaphorePermit>,
@@ -177,8 +178,6 @@ struct Shared {
     budget_kib: u32,
     /// Bytes one FETCH may carry (queued batches of a folder are joined up to it).
     fetch_bytes: u64,
-    /// Bytes one MULTIAPPEND may carry: two FETCHes' worth.
-    append_bytes: u64,
     checkpoint: Checkpoint,
     progress: Arc<dyn Progress>,
     cancel: Cancel,
@@ -198,6 +197,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// Bytes one MULTIAPPEND may carry: two FETCHes' worth.
+    fn append_bytes(&self) -> u64 {
+        2 * self.fetch_bytes
+    }
+
     /// Hands fetched messages on (one FETCH's worth together, so the target side can
     /// write them in one command: one round trip per batch, not per message), counting their
     /// bytes against the source's daily download limit (Gmail: 2,500 MB a day over IMAP):
@@ -476,7 +480,6 @@ async fn run_once(
             .unwrap_or_else(|| Arc::new(Semaphore::new(budget_kib as usize))),
         budget_kib,
         fetch_bytes,
-        append_bytes: 2 * fetch_bytes,
         checkpoint,
         progress: progress.clone(),
         cancel: opts.cancel.clone(),

@@ -98,16 +98,10 @@ async fn read_target(session: &mut Session, exists: u32) -> Result<(TargetList, 
             {
                 out.push(
                     uid,
-                    Identity::with_loose(
-                        Fingerprint::from_fetch(
-                            r.header.as_deref().unwrap_or_default(),
-                            r.text.as_deref().unwrap_or_default(),
-                            size as u64,
-                        ),
-                        Some(fingerprint::loose_key(
-                            r.header.as_deref().unwrap_or_default(),
-                            r.text.as_deref().unwrap_or_default(),
-                        )),
+                    Identity::from_fetch(
+                        r.header.as_deref().unwrap_or_default(),
+                        r.text.as_deref().unwrap_or_default(),
+                        size as u64,
                     ),
                     r.flags.clone().unwrap_or_default(),
                 );
@@ -654,14 +648,11 @@ async fn settle_target(
             .ok()
             .map(|at| by_uid[at].1 as usize)
     };
-    let row_of = |i: usize, m: &SourceMessage| {
-        runs[i]
-            .as_ref()
-            .and_then(|(fp, _, _)| rows.get(&fp.source, fp.uidvalidity, m.uid))
-    };
     let mut hints = Vec::with_capacity(rows.len().min(msgs.len()));
     for (k, (i, m)) in owner.iter().zip(&msgs).enumerate() {
-        let row = row_of(*i, m);
+        let row = runs[*i]
+            .as_ref()
+            .and_then(|(fp, _, _)| rows.get(&fp.source, fp.uidvalidity, m.uid));
         if let Some(t) = row.and_then(|r| r.target_uid).and_then(index_of) {
             hints.push((k, t));
         }

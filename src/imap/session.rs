@@ -693,12 +693,12 @@ impl Session {
             .find_map(|c| c.strip_prefix("APPENDLIMIT=")?.parse().ok())
     }
 
-    /// A session that saw an I/O or protocol failure must be replaced, not reused.
     /// The round trip measured at login (one small command, answered at once).
     pub fn rtt(&self) -> Duration {
         self.rtt
     }
 
+    /// A session that saw an I/O or protocol failure must be replaced, not reused.
     pub fn is_broken(&self) -> bool {
         self.broken
     }
@@ -1245,12 +1245,6 @@ impl Session {
     /// Reads the answer to an APPEND: each message's (UIDVALIDITY, UID) where the server
     /// reports APPENDUID.
     async fn finish_append(&mut self, sent: SentAppend) -> Result<Vec<Option<(u32, u32)>>> {
-        if self.broken {
-            return Err(Error::ConnectionLost {
-                host: self.endpoint.host.clone(),
-                detail: format!("closed before the answer to {}", sent.what),
-            });
-        }
         let done = self.finish(&sent.tag, &sent.what, &mut |_| {}).await?;
         let mut uids = vec![None; sent.count];
         // APPENDUID lists the new UIDs in the order the messages were sent (RFC 4315); a

@@ -471,21 +471,14 @@ async fn imap_target_folder(
                     };
                     let headers = r.header.unwrap_or_default();
                     let size = r.size.unwrap_or(0) as u64;
-                    let fp = Fingerprint::from_fetch(
-                        &headers,
-                        r.text.as_deref().unwrap_or_default(),
-                        size,
-                    );
                     scan.items.push(Item {
                         folder: 0,
                         handle: uid as u64,
                         uid: Some(uid),
-                        id: Identity::with_loose(
-                            fp,
-                            Some(fingerprint::loose_key(
-                                &headers,
-                                r.text.as_deref().unwrap_or_default(),
-                            )),
+                        id: Identity::from_fetch(
+                            &headers,
+                            r.text.as_deref().unwrap_or_default(),
+                            size,
                         ),
                         size,
                         flags: r.flags.unwrap_or_default(),
